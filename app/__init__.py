@@ -1,0 +1,137 @@
+"""Application factory."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, request, session
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from config import config_for
+
+
+def create_app(config: str | dict[str, Any] | None = None) -> Flask:
+    """Build the app. ``config`` is an environment name or a mapping of overrides
+    applied on top of the testing configuration."""
+    app = Flask(__name__, instance_relative_config=False)
+    if isinstance(config, dict):
+        app.config.from_mapping(config_for("testing").prepare())
+        app.config.from_mapping(config)
+    else:
+        app.config.from_mapping(config_for(config).prepare())
+    if app.config.get("TRUSTED_PROXY_COUNT"):
+        hops = int(app.config["TRUSTED_PROXY_COUNT"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+    if app.config.get("REDIS_URL") and not app.config.get("RATELIMIT_STORAGE_URI"):
+        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+    _init_extensions(app)
+    _register_blueprints(app)
+
+    from app.core.errors import init_error_handlers
+    from app.core.gate import init_gate
+    from app.core.http_headers import init_security_headers
+    from app.core.request_context import init_request_context
+
+    init_request_context(app)
+    init_gate(app)
+    init_security_headers(app)
+    init_error_handlers(app)
+    app.jinja_env.add_extension("jinja2.ext.do")
+    app.jinja_env.trim_blocks = True
+    app.jinja_env.lstrip_blocks = True
+    _register_template_helpers(app)
+
+    from app.cli import register_cli
+
+    register_cli(app)
+    return app
+
+
+def _init_extensions(app: Flask) -> None:
+    from app.accounts import sessions as user_sessions
+    from app.accounts.models import User
+    from app.core.i18n import select_locale
+    from app.extensions import babel, csrf, db, limiter, login_manager, migrate
+
+    db.init_app(app)
+    with app.app_context():
+        from sqlalchemy import event
+
+        from app.core.db import enable_sqlite_foreign_keys
+
+        event.listen(db.engine, "connect", enable_sqlite_foreign_keys)
+    migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "accounts.sign_in"
+    login_manager.login_message = None
+    login_manager.session_protection = None
+
+    @login_manager.request_loader
+    def _load_user_from_session_cookie(_request: Any) -> User | None:
+        token = session.get("sid")
+        if not token:
+            return None
+        record = user_sessions.resolve(
+            token,
+            idle=app.config["SESSION_IDLE_TIMEOUT"],
+            lifetime=app.config["SESSION_ABSOLUTE_LIFETIME"],
+        )
+        db.session.commit()  # keep the touch (or the end of a timed-out session)
+        if record is None:
+            session.pop("sid", None)
+            session["session_ended"] = True
+            return None
+        user = record.user
+        user.current_session = record
+        return user
+
+    @login_manager.unauthorized_handler
+    def _unauthorized():  # type: ignore[no-untyped-def]
+        from flask import redirect, url_for
+
+        if request.method == "GET":
+            return redirect(url_for("accounts.sign_in", next=request.path))
+        return redirect(url_for("accounts.sign_in"))
+
+
+def _register_blueprints(app: Flask) -> None:
+    from app.accounts.views import admin, auth, profile
+    from app.main.views import bp as main_bp
+
+    app.register_blueprint(main_bp)
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(profile.bp)
+    app.register_blueprint(admin.bp)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    from app import accounts as perms
+    from app.accounts.roles import Role, has_permission
+    from app.core.i18n import LANGUAGE_NAMES, country_name
+
+    @app.context_processor
+    def _helpers() -> dict[str, Any]:
+        from flask_login import current_user
+
+        def can(permission: Any) -> bool:
+            return bool(current_user.is_authenticated and has_permission(current_user.role, permission.name))
+
+        return {
+            "can": can,
+            "country_name": country_name,
+            "language_names": LANGUAGE_NAMES,
+            "languages": app.config["LANGUAGES"],
+            "current_locale": str(get_locale() or "en"),
+            "Role": Role,
+            "perms": perms,
+        }

@@ -1,0 +1,132 @@
+"""Countries the system knows: the 27 EU Member States and partner countries.
+
+Partner countries are those a referral may come from or go to: EEA/EFTA states, the
+United Kingdom, candidate and neighbourhood countries, and frequent countries of
+origin of victims registered in the EU. Codes are ISO 3166-1 alpha-2 (Greece is GR,
+not the EU's own abbreviation EL).
+"""
+
+from __future__ import annotations
+
+EU_MEMBER_STATES: tuple[str, ...] = (
+    "AT",
+    "BE",
+    "BG",
+    "HR",
+    "CY",
+    "CZ",
+    "DK",
+    "EE",
+    "FI",
+    "FR",
+    "DE",
+    "GR",
+    "HU",
+    "IE",
+    "IT",
+    "LV",
+    "LT",
+    "LU",
+    "MT",
+    "NL",
+    "PL",
+    "PT",
+    "RO",
+    "SK",
+    "SI",
+    "ES",
+    "SE",
+)
+
+PARTNER_COUNTRIES: tuple[str, ...] = (
+    # EEA / EFTA and the United Kingdom
+    "IS",
+    "LI",
+    "NO",
+    "CH",
+    "GB",
+    # candidate and neighbourhood countries
+    "AL",
+    "BA",
+    "GE",
+    "MD",
+    "ME",
+    "MK",
+    "RS",
+    "TR",
+    "UA",
+    # frequent countries of origin outside Europe
+    "NG",
+    "CN",
+    "VN",
+    "MA",
+    "BR",
+    "IN",
+    "PK",
+    "PH",
+    "TH",
+    "CO",
+    "DO",
+    "PY",
+    "EG",
+    "ER",
+)
+
+# Default language and time zone per country, used for new installations.
+DEFAULTS: dict[str, tuple[str, str]] = {
+    "AT": ("de", "Europe/Vienna"),
+    "BE": ("fr", "Europe/Brussels"),
+    "BG": ("bg", "Europe/Sofia"),
+    "HR": ("hr", "Europe/Zagreb"),
+    "CY": ("el", "Asia/Nicosia"),
+    "CZ": ("cs", "Europe/Prague"),
+    "DK": ("da", "Europe/Copenhagen"),
+    "EE": ("et", "Europe/Tallinn"),
+    "FI": ("fi", "Europe/Helsinki"),
+    "FR": ("fr", "Europe/Paris"),
+    "DE": ("de", "Europe/Berlin"),
+    "GR": ("el", "Europe/Athens"),
+    "HU": ("hu", "Europe/Budapest"),
+    "IE": ("en", "Europe/Dublin"),
+    "IT": ("it", "Europe/Rome"),
+    "LV": ("lv", "Europe/Riga"),
+    "LT": ("lt", "Europe/Vilnius"),
+    "LU": ("fr", "Europe/Luxembourg"),
+    "MT": ("en", "Europe/Malta"),
+    "NL": ("nl", "Europe/Amsterdam"),
+    "PL": ("pl", "Europe/Warsaw"),
+    "PT": ("pt", "Europe/Lisbon"),
+    "RO": ("ro", "Europe/Bucharest"),
+    "SK": ("sk", "Europe/Bratislava"),
+    "SI": ("sl", "Europe/Ljubljana"),
+    "ES": ("es", "Europe/Madrid"),
+    "SE": ("sv", "Europe/Stockholm"),
+}
+
+# The 24 official languages of the EU (ISO 639-1).
+EU_LANGUAGES: tuple[str, ...] = (
+    "bg",
+    "cs",
+    "da",
+    "de",
+    "el",
+    "en",
+    "es",
+    "et",
+    "fi",
+    "fr",
+    "ga",
+    "hr",
+    "hu",
+    "it",
+    "lt",
+    "lv",
+    "mt",
+    "nl",
+    "pl",
+    "pt",
+    "ro",
+    "sk",
+    "sl",
+    "sv",
+)

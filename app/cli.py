@@ -1,0 +1,83 @@
+"""Command-line tools: ``flask create-admin``, ``flask seed-demo``, ``flask audit verify``."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+from flask import Flask, current_app
+from sqlalchemy import func, select
+
+from app.extensions import db
+
+
+def register_cli(app: Flask) -> None:
+    app.cli.add_command(create_admin)
+    app.cli.add_command(seed_demo)
+    app.cli.add_command(audit_group)
+
+
+@click.command("create-admin")
+@click.option("--email", prompt=True, help="E-mail address of the administrator.")
+@click.option("--name", "display_name", prompt="Full name", help="Display name.")
+@click.option("--agency", "agency_name", prompt="Agency name", help="Agency (created if it does not exist).")
+@click.option("--country", prompt="Country (ISO 3166-1 alpha-2)", help="Country of the agency, e.g. FR.")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input instead of prompting.")
+def create_admin(email: str, display_name: str, agency_name: str, country: str, password_stdin: bool) -> None:
+    """Create a system administrator (the first one, or another)."""
+    from app.accounts import cli_services
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        cli_services.create_system_admin(
+            email=email, display_name=display_name, agency_name=agency_name, country=country.upper(), password=password
+        )
+    except cli_services.CliError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    click.echo(f"System administrator {email.strip().lower()} created. Two-factor set-up follows at first sign-in.")
+
+
+@click.command("seed-demo")
+@click.option("--if-empty", is_flag=True, help="Do nothing when the database already holds agencies.")
+def seed_demo(if_empty: bool) -> None:
+    """Load the clearly labelled demo dataset (refused in production)."""
+    from app.accounts.demo import load_demo_data
+    from app.accounts.models import Agency
+
+    if current_app.config["APP_ENV"] == "production":
+        raise click.ClickException("seed-demo refuses to run in production (APP_ENV=production).")
+    if db.session.execute(select(func.count()).select_from(Agency)).scalar_one():
+        if if_empty:
+            click.echo("Demo data not loaded: the database already has agencies.")
+            return
+        raise click.ClickException("The database already has agencies; seed-demo only fills an empty database.")
+    summary = load_demo_data()
+    db.session.commit()
+    click.echo(summary)
+
+
+@click.group("audit")
+def audit_group() -> None:
+    """Audit trail tools."""
+
+
+@audit_group.command("verify")
+def audit_verify() -> None:
+    """Check the hash chain; exit 1 and name the first broken entry if it fails."""
+    from app.audit.services import verify_chain
+
+    result = verify_chain()
+    if result.ok:
+        click.echo(f"Audit chain intact: {result.checked} entries verified.")
+        return
+    click.echo(
+        f"Audit chain BROKEN at entry {result.first_broken_seq}: {result.reason} "
+        f"({result.checked} entries verified before it).",
+        err=True,
+    )
+    sys.exit(1)

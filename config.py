@@ -1,0 +1,200 @@
+"""Configuration read from the environment.
+
+Production (``APP_ENV=production``, the default for ``wsgi.py``) refuses to start
+without its secrets. Development generates its secrets once under ``instance/``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+BASE_DIR = Path(__file__).resolve().parent
+INSTANCE_DIR = Path(os.environ.get("INSTANCE_PATH", BASE_DIR / "instance"))
+
+
+class ConfigurationError(RuntimeError):
+    """Raised when the environment does not hold what production needs."""
+
+
+def _env_int(name: str, default: int) -> int:
+    value = os.environ.get(name)
+    return int(value) if value else default
+
+
+def _env_bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _env_list(name: str, default: list[str]) -> list[str]:
+    value = os.environ.get(name)
+    if not value:
+        return default
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+def database_url(value: str | None) -> str | None:
+    """Use psycopg 3 for PostgreSQL URLs given in the usual ``postgresql://`` form."""
+    if value and value.startswith(("postgresql://", "postgres://")):
+        return "postgresql+psycopg://" + value.split("://", 1)[1]
+    return value
+
+
+def _development_secrets() -> dict[str, str]:
+    """Generate development secrets once and keep them under instance/."""
+    INSTANCE_DIR.mkdir(parents=True, exist_ok=True)
+    path = INSTANCE_DIR / "dev-secrets.json"
+    if path.exists():
+        loaded: dict[str, str] = json.loads(path.read_text())
+        return loaded
+    values = {
+        "SECRET_KEY": secrets.token_urlsafe(48),
+        "FIELD_ENCRYPTION_KEYS": "dev1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "BLIND_INDEX_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    }
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        json.dump(values, handle)
+    return values
+
+
+class BaseConfig:
+    """Settings shared by every environment. Values are safe production defaults."""
+
+    APP_ENV = "production"
+    TESTING = False
+    DEBUG = False
+
+    SECRET_KEY: str | None = os.environ.get("SECRET_KEY")
+    SQLALCHEMY_DATABASE_URI: str | None = database_url(os.environ.get("DATABASE_URL"))
+    SQLALCHEMY_ENGINE_OPTIONS: dict[str, Any] = {"pool_pre_ping": True}
+    # Field encryption: "kid:base64key,kid2:base64key"; the first is the active key.
+    FIELD_ENCRYPTION_KEYS: str | None = os.environ.get("FIELD_ENCRYPTION_KEYS")
+    BLIND_INDEX_KEY: str | None = os.environ.get("BLIND_INDEX_KEY")
+    REDIS_URL: str | None = os.environ.get("REDIS_URL")
+
+    # Sessions (ASVS V3)
+    SESSION_IDLE_TIMEOUT = timedelta(minutes=_env_int("SESSION_IDLE_MINUTES", 30))
+    SESSION_ABSOLUTE_LIFETIME = timedelta(hours=_env_int("SESSION_ABSOLUTE_HOURS", 12))
+    SESSION_COOKIE_NAME = "trs_session"
+    SESSION_COOKIE_SECURE = True
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    PENDING_SIGN_IN_LIFETIME = timedelta(minutes=5)
+    ACTIVATION_LINK_LIFETIME = timedelta(hours=_env_int("ACTIVATION_LINK_HOURS", 72))
+
+    # Sign-in throttling (Flask-Limiter syntax); only failed attempts count.
+    SIGN_IN_LIMIT_PER_ACCOUNT = os.environ.get("SIGN_IN_LIMIT_PER_ACCOUNT", "5 per 15 minutes")
+    SIGN_IN_LIMIT_PER_ADDRESS = os.environ.get("SIGN_IN_LIMIT_PER_ADDRESS", "30 per 15 minutes")
+    RATELIMIT_HEADERS_ENABLED = False
+
+    # Two-factor sign-in is always mandatory for these roles; the others follow
+    # TWO_FACTOR_REQUIRED_FOR_ALL.
+    TWO_FACTOR_MANDATORY_ROLES = ("focal_point", "supervisor", "agency_admin", "system_admin")
+    TWO_FACTOR_REQUIRED_FOR_ALL = _env_bool("TWO_FACTOR_REQUIRED_FOR_ALL", False)
+    TOTP_ISSUER = os.environ.get("TOTP_ISSUER", "Victim referral")
+
+    # Passwords
+    PASSWORD_MIN_LENGTH = 12
+    PASSWORD_MAX_LENGTH = 128
+    ARGON2_TIME_COST = 3
+    ARGON2_MEMORY_COST = 65536
+    ARGON2_PARALLELISM = 4
+
+    # Requests
+    MAX_CONTENT_LENGTH = _env_int("MAX_CONTENT_LENGTH", 2 * 1024 * 1024)
+    MAX_FORM_MEMORY_SIZE = 500 * 1024
+    TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
+    HSTS = True
+    PREFERRED_URL_SCHEME = "https"
+
+    # Internationalisation
+    LANGUAGES = ("en", "fr")
+    BABEL_DEFAULT_LOCALE = "en"
+    BABEL_DEFAULT_TIMEZONE = "UTC"
+
+    WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
+
+    REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY")
+
+    @classmethod
+    def prepare(cls) -> dict[str, Any]:
+        """Return the settings as a mapping, refusing to go on without secrets."""
+        settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
+        missing = [key for key in cls.REQUIRED_IN_PRODUCTION if not settings.get(key)]
+        if missing:
+            names = {"SQLALCHEMY_DATABASE_URI": "DATABASE_URL"}
+            raise ConfigurationError(
+                "Refusing to start in production: set the environment variable(s) "
+                + ", ".join(names.get(key, key) for key in missing)
+                + ". See docs/DEPLOYMENT.md."
+            )
+        return settings
+
+
+class ProductionConfig(BaseConfig):
+    pass
+
+
+class DevelopmentConfig(BaseConfig):
+    APP_ENV = "development"
+    DEBUG = False
+    SESSION_COOKIE_SECURE = False
+    HSTS = False
+    PREFERRED_URL_SCHEME = "http"
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL")) or f"sqlite:///{INSTANCE_DIR / 'app.db'}"
+    TOTP_ISSUER = "Victim referral (demo)"
+    RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+
+    @classmethod
+    def prepare(cls) -> dict[str, Any]:
+        generated = _development_secrets()
+        for key, value in generated.items():
+            if not getattr(cls, key):
+                setattr(cls, key, os.environ.get(key) or value)
+        return super().prepare()
+
+
+class TestingConfig(BaseConfig):
+    APP_ENV = "testing"
+    TESTING = True
+    SECRET_KEY = "test-secret-key-not-for-production"  # noqa: S105 - tests only
+    SESSION_COOKIE_SECURE = False
+    HSTS = False
+    PREFERRED_URL_SCHEME = "http"
+    SQLALCHEMY_DATABASE_URI = "sqlite://"  # tests pass the database they use
+    FIELD_ENCRYPTION_KEYS = (
+        "t2:"
+        + base64.urlsafe_b64encode(b"\x02" * 32).decode()
+        + ",t1:"
+        + base64.urlsafe_b64encode(b"\x01" * 32).decode()
+    )
+    BLIND_INDEX_KEY = base64.urlsafe_b64encode(b"\x03" * 32).decode()
+    ARGON2_TIME_COST = 1
+    ARGON2_MEMORY_COST = 1024
+    ARGON2_PARALLELISM = 1
+    RATELIMIT_STORAGE_URI = "memory://"
+    REDIS_URL = None
+
+
+CONFIGS: dict[str, type[BaseConfig]] = {
+    "production": ProductionConfig,
+    "development": DevelopmentConfig,
+    "testing": TestingConfig,
+}
+
+
+def config_for(name: str | None = None) -> type[BaseConfig]:
+    env = name or os.environ.get("APP_ENV", "production")
+    try:
+        return CONFIGS[env]
+    except KeyError as exc:
+        raise ConfigurationError(f"Unknown APP_ENV {env!r}; use one of {', '.join(CONFIGS)}.") from exc
