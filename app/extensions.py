@@ -12,7 +12,8 @@ from flask_wtf import CSRFProtect
 from app.core.db import Base
 from app.core.request_context import client_address
 
-db = SQLAlchemy(model_class=Base)
+# Objects stay readable after the request commits (pages render after the commit).
+db = SQLAlchemy(model_class=Base, session_options={"expire_on_commit": False})
 migrate = Migrate()
 login_manager = LoginManager()
 csrf = CSRFProtect()
