@@ -17,23 +17,35 @@ PASSWORD = "correct horse battery staple"
 _counter = itertools.count(1)
 
 
-def make_agency(country: str = "FR", kind: AgencyKind = AgencyKind.POLICE, name: str | None = None,
-                active: bool = True) -> Agency:
+def make_agency(
+    country: str = "FR", kind: AgencyKind = AgencyKind.POLICE, name: str | None = None, active: bool = True
+) -> Agency:
     agency = Agency(name=name or f"Agency {next(_counter)}", member_state_code=country, kind=kind, active=active)
     db.session.add(agency)
     db.session.commit()
     return agency
 
 
-def make_user(role: Role = Role.FRONTLINE, agency: Agency | None = None, *, email: str | None = None,
-              password: str | None = PASSWORD, totp_secret: str | None = None, active: bool = True,
-              language: str = "en") -> User:
+def make_user(
+    role: Role = Role.FRONTLINE,
+    agency: Agency | None = None,
+    *,
+    email: str | None = None,
+    password: str | None = PASSWORD,
+    totp_secret: str | None = None,
+    active: bool = True,
+    language: str = "en",
+) -> User:
     if agency is None:
         kind = AgencyKind.NATIONAL_FOCAL_POINT if role == Role.FOCAL_POINT else AgencyKind.POLICE
         agency = make_agency(kind=kind)
     user = User(
-        email=email or f"user{next(_counter)}@example.org", display_name=f"Test {role.value}",
-        agency_id=agency.id, role=role, preferred_language=language, active=active,
+        email=email or f"user{next(_counter)}@example.org",
+        display_name=f"Test {role.value}",
+        agency_id=agency.id,
+        role=role,
+        preferred_language=language,
+        active=active,
         password_hash=passwords.hash_password(password) if password else None,
         deactivated_at=None if active else utcnow(),
     )
@@ -58,8 +70,9 @@ def sign_in_directly(client: FlaskClient, user: User) -> None:
         flask_session["sid"] = token
 
 
-def sign_in_through_pages(client: FlaskClient, email: str, password: str = PASSWORD,
-                          totp_secret: str | None = None) -> None:
+def sign_in_through_pages(
+    client: FlaskClient, email: str, password: str = PASSWORD, totp_secret: str | None = None
+) -> None:
     response = client.post("/sign-in", data={"email": email, "password": password})
     assert response.status_code == 302, response.get_data(as_text=True)[:500]
     if totp_secret:

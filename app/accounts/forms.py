@@ -17,6 +17,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Email, InputRequired, Length, NumberRange, Optional
 
 from app.accounts.roles import AgencyKind, Role
+from app.core.forms import select_choices
 
 REQUIRED_EMAIL = _l("Enter your e-mail address.")
 
@@ -117,9 +118,9 @@ class UserForm(FlaskForm):
     submit = SubmitField(_l("Save"))
 
     def set_choices(self, roles: list[Role], agencies: list[tuple[int, str]], languages: list[tuple[str, str]]) -> None:
-        self.role.choices = [(role.value, str(role.title)) for role in roles]
-        self.agency_id.choices = agencies
-        self.preferred_language.choices = languages
+        self.role.choices = select_choices((role.value, role.title) for role in roles)
+        self.agency_id.choices = select_choices(agencies)
+        self.preferred_language.choices = select_choices(languages)
 
 
 class AgencyForm(FlaskForm):
@@ -133,7 +134,7 @@ class AgencyForm(FlaskForm):
     member_state_code = SelectField(_l("Country"), validators=[InputRequired(message=_l("Choose a country."))])
     kind = SelectField(
         _l("Kind of agency"),
-        choices=[(k.value, k.title) for k in AgencyKind],
+        choices=select_choices((k.value, k.title) for k in AgencyKind),
         validators=[InputRequired(message=_l("Choose the kind of agency."))],
     )
     active = BooleanField(_l("Active"), default=True)

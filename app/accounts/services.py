@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from dataclasses import dataclass
+from zoneinfo import available_timezones
 
 from flask import current_app
 from flask_babel import lazy_gettext as _l
@@ -466,6 +467,8 @@ def update_member_state(actor: User, state: MemberState, data: MemberStateSettin
         agency = db.session.get(Agency, data.focal_point_agency_id)
         if agency is None or agency.member_state_code != state.code or agency.kind != AgencyKind.NATIONAL_FOCAL_POINT:
             raise FieldError("focal_point_agency_id", _l("Choose a national focal point agency of this country."))
+    if data.timezone not in available_timezones():
+        raise FieldError("timezone", _l("Enter a time zone, like Europe/Paris."))
     if data.retention_months is not None and data.retention_months <= 0:
         raise FieldError("retention_months", _l("Enter a number of months greater than zero."))
     state.focal_point_agency_id = data.focal_point_agency_id

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from flask_wtf import FlaskForm
+from wtforms.fields.choices import SelectChoice
 
 
 def attach_field_error(form: FlaskForm, field: str, message: Any) -> None:
@@ -14,3 +16,8 @@ def attach_field_error(form: FlaskForm, field: str, message: Any) -> None:
         form.form_errors.append(message)
         return
     target.errors = [*list(target.errors or []), message]
+
+
+def select_choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
+    """(value, label) pairs as WTForms choices."""
+    return [SelectChoice(value, label) for value, label in pairs]

@@ -35,12 +35,16 @@ def test_sign_in_without_two_factor_for_frontline(app: Flask, client: FlaskClien
         assert db.session.get(User, user.id).last_sign_in_at is not None
 
 
-@pytest.mark.parametrize(("email", "password", "reason"), [
-    ("officer@example.org", "wrong password here", "bad_password"),
-    ("nobody@example.org", PASSWORD, "unknown_account"),
-])
-def test_failed_sign_in_is_generic_and_recorded(app: Flask, client: FlaskClient, email: str, password: str,
-                                               reason: str) -> None:
+@pytest.mark.parametrize(
+    ("email", "password", "reason"),
+    [
+        ("officer@example.org", "wrong password here", "bad_password"),
+        ("nobody@example.org", PASSWORD, "unknown_account"),
+    ],
+)
+def test_failed_sign_in_is_generic_and_recorded(
+    app: Flask, client: FlaskClient, email: str, password: str, reason: str
+) -> None:
     with app.app_context():
         make_user(Role.FRONTLINE, email="officer@example.org")
     response = client.post("/sign-in", data={"email": email, "password": password})
@@ -162,12 +166,14 @@ def test_new_session_id_at_sign_in_and_sign_out_ends_it_server_side(app: Flask, 
     assert "auth.sign_out" in actions(app)
 
 
-@pytest.mark.parametrize(("field", "delta", "reason"), [
-    ("last_seen_at", timedelta(minutes=31), "idle"),
-    ("created_at", timedelta(hours=13), "expired"),
-])
-def test_idle_and_absolute_timeouts(app: Flask, client: FlaskClient, field: str, delta: timedelta,
-                                    reason: str) -> None:
+@pytest.mark.parametrize(
+    ("field", "delta", "reason"),
+    [
+        ("last_seen_at", timedelta(minutes=31), "idle"),
+        ("created_at", timedelta(hours=13), "expired"),
+    ],
+)
+def test_idle_and_absolute_timeouts(app: Flask, client: FlaskClient, field: str, delta: timedelta, reason: str) -> None:
     with app.app_context():
         user = make_user(Role.FRONTLINE)
         sign_in_directly(client, user)
@@ -187,15 +193,19 @@ def test_password_change_ends_other_sessions(app: Flask) -> None:
     laptop, phone = app.test_client(), app.test_client()
     sign_in_through_pages(laptop, "f@example.org")
     sign_in_through_pages(phone, "f@example.org")
-    bad = laptop.post("/account/password", data={"current_password": "not it at all", "new_password": "x",
-                                                  "confirm_password": "x"})
+    bad = laptop.post(
+        "/account/password", data={"current_password": "not it at all", "new_password": "x", "confirm_password": "x"}
+    )
     assert "Your current password is not right." in bad.get_data(as_text=True)
-    weak = laptop.post("/account/password", data={"current_password": PASSWORD, "new_password": "password1234",
-                                                   "confirm_password": "password1234"})
+    weak = laptop.post(
+        "/account/password",
+        data={"current_password": PASSWORD, "new_password": "password1234", "confirm_password": "password1234"},
+    )
     assert "too common" in weak.get_data(as_text=True)
     new = "violet otter marmalade"
-    ok = laptop.post("/account/password", data={"current_password": PASSWORD, "new_password": new,
-                                                 "confirm_password": new})
+    ok = laptop.post(
+        "/account/password", data={"current_password": PASSWORD, "new_password": new, "confirm_password": new}
+    )
     assert ok.status_code == 302
     assert laptop.get("/").status_code == 200
     assert phone.get("/").status_code == 302
@@ -214,11 +224,14 @@ def test_user_lists_and_ends_own_sessions(app: Flask) -> None:
     page = laptop.get("/account/sessions").get_data(as_text=True)
     assert page.count("End this session") == 1 and "This session" in page
     with app.app_context():
-        phone_session = db.session.execute(
-            select(UserSession).where(UserSession.user_id != other.id).order_by(UserSession.id.desc())
-        ).scalars().first()
-        stranger_session = db.session.execute(
-            select(UserSession).where(UserSession.user_id == other.id)).scalar_one()
+        phone_session = (
+            db.session.execute(
+                select(UserSession).where(UserSession.user_id != other.id).order_by(UserSession.id.desc())
+            )
+            .scalars()
+            .first()
+        )
+        stranger_session = db.session.execute(select(UserSession).where(UserSession.user_id == other.id)).scalar_one()
     assert laptop.post(f"/account/sessions/{stranger_session.id}/end").status_code == 404
     assert laptop.post(f"/account/sessions/{phone_session.id}/end").status_code == 302
     assert phone.get("/").status_code == 302
@@ -229,7 +242,9 @@ def test_account_is_throttled_after_repeated_failures(app: Flask, client: FlaskC
     with app.app_context():
         make_user(Role.FRONTLINE, email="f@example.org")
     for _ in range(5):
-        assert client.post("/sign-in", data={"email": "f@example.org", "password": "wrong wrong wrong"}).status_code == 200
+        assert (
+            client.post("/sign-in", data={"email": "f@example.org", "password": "wrong wrong wrong"}).status_code == 200
+        )
     blocked = client.post("/sign-in", data={"email": "f@example.org", "password": PASSWORD})
     assert blocked.status_code == 429
     assert "Too many attempts" in blocked.get_data(as_text=True)

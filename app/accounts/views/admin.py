@@ -16,7 +16,7 @@ from app.accounts.models import Agency, MemberState, User
 from app.accounts.reference_data import EU_LANGUAGES
 from app.accounts.roles import AgencyKind, Role
 from app.accounts.services import AgencyData, FieldError, MemberStateSettings, UserData
-from app.core.forms import attach_field_error
+from app.core.forms import attach_field_error, select_choices
 from app.core.i18n import country_name, language_choices, language_name
 from app.core.permissions import requires
 from app.extensions import db
@@ -205,7 +205,7 @@ def agency_edit(agency_id: int) -> ResponseReturnValue:
 
 def _agency_form(agency: Agency | None) -> ResponseReturnValue:
     form = AgencyForm(obj=agency)
-    form.member_state_code.choices = _country_choices()
+    form.member_state_code.choices = select_choices(_country_choices())
     if agency is not None and request.method == "GET":
         form.kind.data = agency.kind.value
         form.version.data = str(agency.version)
@@ -255,9 +255,9 @@ def member_state_edit(code: str) -> ResponseReturnValue:
         .scalars()
         .all()
     )
-    form.focal_point_agency_id.choices = [(0, _("None yet"))] + [(a.id, a.name) for a in focal_points]
-    form.default_language.choices = sorted(
-        ((code, language_name(code)) for code in EU_LANGUAGES), key=lambda item: item[1]
+    form.focal_point_agency_id.choices = select_choices([(0, _("None yet")), *((a.id, a.name) for a in focal_points)])
+    form.default_language.choices = select_choices(
+        sorted(((code, language_name(code)) for code in EU_LANGUAGES), key=lambda item: item[1])
     )
     if request.method == "GET":
         form.focal_point_agency_id.data = state.focal_point_agency_id or 0

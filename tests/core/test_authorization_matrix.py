@@ -1,0 +1,208 @@
+"""Deny by default, proven over the whole URL map.
+
+Every endpoint x every role x (own agency, other agency in the same country, agency in
+another Member State) has an expected status here. A new endpoint fails this test
+until it declares a permission (or is made public) and gets its row in EXPECTED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from app.accounts.models import Agency, User, UserSession
+from app.accounts.roles import AgencyKind, Role
+from app.audit.models import AuditEntry
+from app.core.gate import endpoint_rule
+from app.extensions import db
+from tests.factories import make_agency, make_user, new_totp_secret, sign_in_directly
+
+SCOPES = ("own_agency", "other_agency", "other_state")
+ROLES = tuple(Role)
+ANON = "anonymous"
+
+
+@dataclass
+class World:
+    actor: User | None
+    agencies: dict[str, Agency]  # scope -> agency
+    admins: dict[str, User]  # scope -> an agency administrator there (target for user endpoints)
+    sessions: dict[str, int]  # scope -> a session id (own_agency: the actor's own)
+
+
+def build_world(role: Role | None) -> World:
+    own = make_agency("FR", AgencyKind.NATIONAL_FOCAL_POINT, name="Own")
+    other = make_agency("FR", AgencyKind.NATIONAL_FOCAL_POINT, name="Other")
+    abroad = make_agency("DE", AgencyKind.NATIONAL_FOCAL_POINT, name="Abroad")
+    agencies = {"own_agency": own, "other_agency": other, "other_state": abroad}
+    admins = {
+        scope: make_user(Role.AGENCY_ADMIN, agency, totp_secret=new_totp_secret()) for scope, agency in agencies.items()
+    }
+    actor = make_user(role, own, totp_secret=new_totp_secret()) if role else None
+    return World(actor=actor, agencies=agencies, admins=admins, sessions={})
+
+
+# An expectation: a status for every (role, scope), or a function of them.
+Expect = Callable[[str, str], int]
+
+
+def everyone(status: int) -> Expect:
+    return lambda role, scope: status
+
+
+def signed_in(status: int) -> Expect:
+    return lambda role, scope: 302 if role == ANON else status
+
+
+def only(roles: set[Role], status: int) -> Expect:
+    return lambda role, scope: 302 if role == ANON else (status if role in {r.value for r in roles} else 403)
+
+
+def manage_admin_user(status: int) -> Expect:
+    """User endpoints aimed at an agency administrator in each scope."""
+
+    def expect(role: str, scope: str) -> int:
+        if role == ANON:
+            return 302
+        if role == Role.SYSTEM_ADMIN.value:
+            return status
+        if role == Role.AGENCY_ADMIN.value:
+            return status if scope == "own_agency" else 404
+        return 403
+
+    return expect
+
+
+def two_factor_disable(role: str, scope: str) -> int:
+    if role == ANON:
+        return 302
+    return 403 if role in {"focal_point", "supervisor", "agency_admin", "system_admin"} else 302
+
+
+def own_session_only(role: str, scope: str) -> int:
+    if role == ANON:
+        return 302
+    return 302 if scope == "own_agency" else 404
+
+
+SYS = {Role.SYSTEM_ADMIN}
+# endpoint -> (method, url builder, expectation)
+EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
+    "static": ("GET", lambda w, s: "/static/css/app.css", everyone(200)),
+    "main.healthz": ("GET", lambda w, s: "/healthz", everyone(200)),
+    "main.set_language": ("POST", lambda w, s: "/language", everyone(302)),
+    "main.index": ("GET", lambda w, s: "/", signed_in(200)),
+    "accounts.sign_in": ("GET", lambda w, s: "/sign-in", lambda r, s: 200 if r == ANON else 302),
+    "accounts.two_factor": ("GET", lambda w, s: "/sign-in/code", everyone(302)),
+    "accounts.enrol": ("GET", lambda w, s: "/sign-in/set-up-two-factor", everyone(302)),
+    "accounts.activation_link": ("GET", lambda w, s: "/activate/not-a-token", everyone(302)),
+    "accounts.activate": ("GET", lambda w, s: "/activate", everyone(404)),
+    "accounts.sign_out": ("POST", lambda w, s: "/sign-out", signed_in(302)),
+    "profile.overview": ("GET", lambda w, s: "/account/", signed_in(200)),
+    "profile.change_password": ("GET", lambda w, s: "/account/password", signed_in(200)),
+    "profile.two_factor_setup": ("GET", lambda w, s: "/account/two-factor", signed_in(200)),
+    "profile.two_factor_disable": ("POST", lambda w, s: "/account/two-factor/disable", two_factor_disable),
+    "profile.recovery_codes": ("POST", lambda w, s: "/account/two-factor/recovery-codes", signed_in(200)),
+    "profile.sessions": ("GET", lambda w, s: "/account/sessions", signed_in(200)),
+    "profile.end_session": ("POST", lambda w, s: f"/account/sessions/{w.sessions.get(s, 0)}/end", own_session_only),
+    "admin.users": ("GET", lambda w, s: "/admin/users", only({Role.AGENCY_ADMIN, *SYS}, 200)),
+    "admin.user_new": ("GET", lambda w, s: "/admin/users/new", only({Role.AGENCY_ADMIN, *SYS}, 200)),
+    "admin.user_edit": ("GET", lambda w, s: f"/admin/users/{w.admins[s].id}", manage_admin_user(200)),
+    "admin.user_deactivate": ("POST", lambda w, s: f"/admin/users/{w.admins[s].id}/deactivate", manage_admin_user(302)),
+    "admin.user_reactivate": ("POST", lambda w, s: f"/admin/users/{w.admins[s].id}/reactivate", manage_admin_user(302)),
+    "admin.user_reset_two_factor": (
+        "POST",
+        lambda w, s: f"/admin/users/{w.admins[s].id}/reset-two-factor",
+        manage_admin_user(302),
+    ),
+    "admin.user_password_link": (
+        "POST",
+        lambda w, s: f"/admin/users/{w.admins[s].id}/password-link",
+        manage_admin_user(200),
+    ),
+    "admin.agencies": ("GET", lambda w, s: "/admin/agencies", only({Role.FOCAL_POINT, *SYS}, 200)),
+    "admin.agency_new": ("GET", lambda w, s: "/admin/agencies/new", only(SYS, 200)),
+    "admin.agency_edit": ("GET", lambda w, s: f"/admin/agencies/{w.agencies[s].id}", only(SYS, 200)),
+    "admin.member_states": ("GET", lambda w, s: "/admin/member-states", only(SYS, 200)),
+    "admin.member_state_edit": (
+        "GET",
+        lambda w, s: f"/admin/member-states/{w.agencies[s].member_state_code}",
+        only(SYS, 200),
+    ),
+}
+
+
+def test_every_endpoint_is_public_or_declares_a_permission(app: Flask) -> None:
+    undeclared = []
+    for rule in app.url_map.iter_rules():
+        is_public, permission = endpoint_rule(app, rule.endpoint)
+        if not is_public and permission is None:
+            undeclared.append(rule.endpoint)
+    assert undeclared == [], f"endpoints with no permission and not public: {undeclared}"
+
+
+def test_every_endpoint_has_expectations(app: Flask) -> None:
+    endpoints = {rule.endpoint for rule in app.url_map.iter_rules()}
+    assert endpoints - EXPECTED.keys() == set(), "add the new endpoints to EXPECTED"
+    assert EXPECTED.keys() - endpoints == set(), "remove endpoints that no longer exist"
+
+
+def test_public_list_is_short(app: Flask) -> None:
+    public = sorted(rule.endpoint for rule in app.url_map.iter_rules() if endpoint_rule(app, rule.endpoint)[0])
+    assert public == sorted(
+        [
+            "static",
+            "main.healthz",
+            "main.set_language",
+            "accounts.sign_in",
+            "accounts.two_factor",
+            "accounts.enrol",
+            "accounts.activation_link",
+            "accounts.activate",
+        ]
+    )
+
+
+@pytest.mark.parametrize("role", [ANON, *[r.value for r in ROLES]])
+def test_authorization_matrix(app: Flask, role: str) -> None:
+    failures = []
+    for endpoint, (method, url_for_scope, expect) in sorted(EXPECTED.items()):
+        for scope in SCOPES:
+            with app.app_context():
+                from tests.conftest import empty_tables
+
+                empty_tables()
+                world = build_world(None if role == ANON else Role(role))
+                client = app.test_client()
+                if world.actor is not None:
+                    sign_in_directly(client, world.actor)
+                    own = db.session.execute(
+                        select(UserSession.id).where(UserSession.user_id == world.actor.id)
+                    ).scalar_one()
+                    stranger = world.admins[scope]
+                    sign_in_directly(app.test_client(), stranger)
+                    theirs = db.session.execute(
+                        select(UserSession.id).where(UserSession.user_id == stranger.id)
+                    ).scalar_one()
+                    world.sessions = {"own_agency": own, "other_agency": theirs, "other_state": theirs}
+                url = url_for_scope(world, scope)
+            response = client.open(url, method=method)
+            expected = expect(role, scope)
+            if response.status_code != expected:
+                failures.append(f"{method} {endpoint} as {role} ({scope}): {response.status_code} != {expected}")
+    assert failures == []
+
+
+def test_permission_denials_are_recorded(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        user = make_user(Role.FRONTLINE)
+        sign_in_directly(client, user)
+    assert client.get("/admin/users").status_code == 403
+    with app.app_context():
+        entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "auth.permission_denied")).scalar_one()
+        assert entry.actor_id == user.id and entry.details["endpoint"] == "admin.users"
