@@ -6,6 +6,7 @@ import sys
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
 from app.extensions import db
@@ -18,6 +19,7 @@ def register_cli(app: Flask) -> None:
 
 
 @click.command("create-admin")
+@with_appcontext
 @click.option("--email", prompt=True, help="E-mail address of the administrator.")
 @click.option("--name", "display_name", prompt="Full name", help="Display name.")
 @click.option("--agency", "agency_name", prompt="Agency name", help="Agency (created if it does not exist).")
@@ -43,6 +45,7 @@ def create_admin(email: str, display_name: str, agency_name: str, country: str, 
 
 
 @click.command("seed-demo")
+@with_appcontext
 @click.option("--if-empty", is_flag=True, help="Do nothing when the database already holds agencies.")
 def seed_demo(if_empty: bool) -> None:
     """Load the clearly labelled demo dataset (refused in production)."""
@@ -67,6 +70,7 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@with_appcontext
 def audit_verify() -> None:
     """Check the hash chain; exit 1 and name the first broken entry if it fails."""
     from app.audit.services import verify_chain

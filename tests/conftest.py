@@ -40,6 +40,29 @@ def pytest_report_header() -> str:
     return f"database under test: {TEST_DB}"
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Tests marked ``postgresql`` belong to the PostgreSQL pass only."""
+    if TEST_DB == "postgresql":
+        return
+    selected = [item for item in items if item.get_closest_marker("postgresql") is None]
+    deselected = [item for item in items if item.get_closest_marker("postgresql") is not None]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = selected
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Under CI=true nothing may be skipped: a skip would hide a missing service or browser."""
+    if not IN_CI:
+        return
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter else []
+    if skipped:
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        if reporter:
+            reporter.write_line(f"CI=true: {len(skipped)} test(s) were skipped; every test must run in CI.", red=True)
+
+
 def _reset_postgresql(url: str) -> None:
     engine = create_engine(url)
     with engine.begin() as conn:

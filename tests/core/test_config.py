@@ -1,0 +1,62 @@
+"""Configuration: production refuses to start without its secrets; development makes its own."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+
+import config
+
+
+def test_production_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("SECRET_KEY", "DATABASE_URL", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    reloaded = importlib.reload(config)
+    try:
+        with pytest.raises(reloaded.ConfigurationError) as excinfo:
+            reloaded.ProductionConfig.prepare()
+        message = str(excinfo.value)
+        for name in ("SECRET_KEY", "DATABASE_URL", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY"):
+            assert name in message
+    finally:
+        importlib.reload(config)
+
+
+def test_production_starts_with_secrets_and_is_hardened(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SECRET_KEY", "s" * 40)
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app@db/app")
+    monkeypatch.setenv("FIELD_ENCRYPTION_KEYS", "k1:" + "A" * 43)
+    monkeypatch.setenv("BLIND_INDEX_KEY", "B" * 43)
+    reloaded = importlib.reload(config)
+    try:
+        settings = reloaded.ProductionConfig.prepare()
+        assert settings["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://app@db/app"
+        assert settings["SESSION_COOKIE_SECURE"] and settings["SESSION_COOKIE_HTTPONLY"]
+        assert settings["SESSION_COOKIE_SAMESITE"] == "Lax" and settings["HSTS"] and not settings["DEBUG"]
+    finally:
+        importlib.reload(config)
+
+
+def test_development_generates_secrets_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
+    for name in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    reloaded = importlib.reload(config)
+    try:
+        first = reloaded.DevelopmentConfig.prepare()
+        stored = json.loads((tmp_path / "dev-secrets.json").read_text())
+        assert first["SECRET_KEY"] == stored["SECRET_KEY"]
+        assert (tmp_path / "dev-secrets.json").stat().st_mode & 0o077 == 0  # readable by the owner only
+        again = importlib.reload(config).DevelopmentConfig.prepare()
+        assert again["SECRET_KEY"] == first["SECRET_KEY"]
+        assert str(tmp_path / "app.db") in again["SQLALCHEMY_DATABASE_URI"]
+    finally:
+        importlib.reload(config)
+
+
+def test_unknown_environment_is_refused() -> None:
+    with pytest.raises(config.ConfigurationError):
+        config.config_for("staging-typo")

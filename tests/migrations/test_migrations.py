@@ -1,0 +1,90 @@
+"""Migrations are the only way the schema is made: they must match the models exactly,
+and every revision must go down and up again, on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic import command
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from flask import Flask
+from flask_migrate import downgrade, upgrade
+from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
+
+from app.extensions import db
+from tests.conftest import TEST_DB, make_app
+
+
+@pytest.fixture
+def fresh_app(database_uri: str, tmp_path: Path) -> Iterator[Flask]:
+    """An app on its own empty database, so the shared test schema is left alone."""
+    if TEST_DB == "postgresql":
+        url = make_url(database_uri)
+        admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text("DROP DATABASE IF EXISTS test_migrations WITH (FORCE)"))
+            conn.execute(text("CREATE DATABASE test_migrations"))
+        uri = url.set(database="test_migrations").render_as_string(hide_password=False)
+    else:
+        uri = f"sqlite:///{tmp_path / 'migrations.db'}"
+    application = make_app(uri)
+    with application.app_context():
+        yield application
+        db.session.remove()
+        db.engine.dispose()
+    if TEST_DB == "postgresql":
+        with admin.connect() as conn:
+            conn.execute(text("DROP DATABASE IF EXISTS test_migrations WITH (FORCE)"))
+        admin.dispose()
+
+
+def _revisions(app: Flask) -> list[str]:
+    config = app.extensions["migrate"].migrate.get_config()
+    script = ScriptDirectory.from_config(config)
+    return [rev.revision for rev in reversed(list(script.walk_revisions()))]
+
+
+def test_models_equal_upgrade_head(fresh_app: Flask) -> None:
+    upgrade()
+    with db.engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        diff = compare_metadata(context, db.metadata)
+    assert diff == [], f"models and migrations differ: {diff}"
+
+
+def test_every_revision_goes_down_and_up(fresh_app: Flask) -> None:
+    revisions = _revisions(fresh_app)
+    assert revisions, "no migrations found"
+    for revision in revisions:
+        upgrade(revision=revision)
+        downgrade(revision="-1")
+        upgrade(revision=revision)
+    tables = set(inspect(db.engine).get_table_names())
+    assert {"user_account", "agency", "member_state", "audit_entry"} <= tables
+    downgrade(revision="base")
+    assert set(inspect(db.engine).get_table_names()) <= {"alembic_version"}
+
+
+def test_reference_countries_are_loaded(fresh_app: Flask) -> None:
+    upgrade()
+    with db.engine.connect() as conn:
+        eu = conn.execute(text("SELECT count(*) FROM member_state WHERE is_eu")).scalar_one()
+        partners = conn.execute(text("SELECT count(*) FROM member_state WHERE NOT is_eu")).scalar_one()
+    assert eu == 27 and partners >= 20
+
+
+def test_revision_files_are_date_prefixed(fresh_app: Flask) -> None:
+    versions = Path(fresh_app.root_path).parent / "migrations" / "versions"
+    names = [p.name for p in versions.glob("*.py")]
+    assert names and all(name[:4].isdigit() and name[4] == "_" for name in names)
+
+
+def test_no_pending_model_changes_via_cli(fresh_app: Flask) -> None:
+    upgrade()
+    config = fresh_app.extensions["migrate"].migrate.get_config()
+    command.check(config)  # raises if autogenerate would write anything
