@@ -115,35 +115,37 @@ def phone_page(new_page: Callable[..., Page]) -> Page:
 
 def assert_accessible(page: Page) -> None:
     """Run axe-core on the page as it is now; fail on any serious or critical violation."""
-    from axe_playwright_python.sync_playwright import Axe
+    from axe_playwright_python.sync_playwright import Axe  # type: ignore[import-untyped]
 
     page.wait_for_load_state("load")
     results = Axe().run(page)
-    print(
-        "AXE",
-        page.url,
-        len(results.response["passes"]) if "passes" in results.response else "-",
-        [(v["id"], v["impact"], [n["target"] for n in v["nodes"]]) for v in results.response["violations"]],
-        results.response.get("incomplete", "-") and len(results.response.get("incomplete")),
-    )
     violations = [v for v in results.response["violations"] if v.get("impact") in BLOCKING_IMPACTS]
     if violations:
         lines = [f"{len(violations)} accessibility violation(s) on {page.url}:"]
         for violation in violations:
             lines.append(f"- {violation['id']} ({violation['impact']}): {violation['help']}")
-            lines.extend(f"    at {node['target']}" for node in violation["nodes"])
+            lines.extend("    at " + " ".join(map(str, node["target"])) for node in violation["nodes"])
         raise AssertionError("\n".join(lines))
 
 
 @pytest.fixture(scope="session")
 def french_catalog() -> gettext.NullTranslations:
-    """The compiled French catalogue (``make translations``); compiled here when it is missing."""
-    mo = TRANSLATIONS / "fr" / "LC_MESSAGES" / "messages.mo"
-    if not mo.exists():
-        subprocess.run(
+    """The compiled French catalogue, as ``make translations`` builds it; (re)compiled here when
+    it is missing or older than its source, so the app and the test read the same messages."""
+    po = TRANSLATIONS / "fr" / "LC_MESSAGES" / "messages.po"
+    mo = po.with_suffix(".mo")
+    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+        done = subprocess.run(
             [sys.executable, "-m", "babel.messages.frontend", "compile", "-d", str(TRANSLATIONS)],
-            check=True,
             capture_output=True,
+            text=True,
+            check=False,
         )
+        if done.returncode != 0:
+            pytest.fail(f"Compiling the translations failed:\n{done.stdout}{done.stderr}")
+        # Flask-Babel keeps loaded catalogues process-wide: forget any loaded before this compile.
+        from app.extensions import babel
+
+        babel.domain_instance.cache.clear()
     with mo.open("rb") as handle:
         return gettext.GNUTranslations(handle)

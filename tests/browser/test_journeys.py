@@ -217,7 +217,7 @@ def test_sign_in_page_fits_a_phone_and_switches_to_french(
 def test_signed_in_pages_fit_a_phone(app: Flask, phone_page: Page) -> None:
     secret = new_totp_secret()
     with app.app_context():
-        agency = make_agency("FR", AgencyKind.POLICE, name="Police nationale – direction centrale")
+        agency = make_agency("FR", AgencyKind.POLICE, name="Police nationale, direction centrale")
         make_user(Role.AGENCY_ADMIN, agency, email="admin.with.a.long.address@example.org", totp_secret=secret)
 
     sign_in(phone_page, "admin.with.a.long.address@example.org", totp_secret=secret)

@@ -1,0 +1,60 @@
+"""List pages run a fixed number of SQL statements, whatever the number of rows."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from app.accounts.models import Agency
+from app.accounts.roles import AgencyKind, Role
+from app.extensions import db
+from tests.factories import make_agency, make_user, new_totp_secret, sign_in_directly
+
+
+@contextmanager
+def count_statements(app: Flask) -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def listener(*args: object) -> None:
+        statements.append(str(args[2]))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+
+
+def _statements_for(app: Flask, client: FlaskClient, url: str) -> int:
+    with count_statements(app) as statements:
+        assert client.get(url).status_code == 200
+    return len(statements)
+
+
+@pytest.mark.parametrize(("role", "url"), [
+    (Role.AGENCY_ADMIN, "/admin/users"),
+    (Role.SYSTEM_ADMIN, "/admin/users"),
+    (Role.SYSTEM_ADMIN, "/admin/agencies"),
+    (Role.SYSTEM_ADMIN, "/admin/member-states"),
+])
+def test_list_pages_have_constant_statement_count(app: Flask, client: FlaskClient, role: Role, url: str) -> None:
+    with app.app_context():
+        home = make_agency("FR", AgencyKind.POLICE)
+        actor = make_user(role, home, totp_secret=new_totp_secret())
+        sign_in_directly(client, actor)
+        make_user(Role.AGENCY_ADMIN, home)
+    few = _statements_for(app, client, url)
+    with app.app_context():
+        for n in range(15):
+            agency = make_agency("DE" if n % 2 else "FR", AgencyKind.SHELTER)
+            make_user(Role.AGENCY_ADMIN, agency if role == Role.SYSTEM_ADMIN else db.session.get(Agency, home.id))
+    many = _statements_for(app, client, url)
+    assert many == few, f"{url}: {few} statements with few rows, {many} with many"
+    assert few <= 6
