@@ -18,11 +18,11 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from argon2 import PasswordHasher  # noqa: E402
-from sqlalchemy import create_engine, event, text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
+from argon2 import PasswordHasher
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import make_url
 
-from config import BaseConfig, database_url  # noqa: E402
+from config import BaseConfig, database_url
 
 
 def reset_postgresql(url: str) -> None:
@@ -55,18 +55,31 @@ def main() -> None:
     elif uri.startswith("postgresql"):
         reset_postgresql(uri)
 
+    from app import create_app
+
+    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "WTF_CSRF_ENABLED": False})
+    rows = measure(app, args.entries, args.requests)
+    backend = make_url(uri).get_backend_name()
+    print(f"\n### Foundation benchmark on {backend}\n")
+    print("| measure | result |\n| --- | --- |")
+    for name, value in rows:
+        print(f"| {name} | {value} |")
+
+
+def measure(app, entries: int, requests: int) -> list[tuple[str, str]]:  # type: ignore[no-untyped-def]
     from flask_migrate import upgrade
 
-    from app import create_app
     from app.accounts.roles import Role
     from app.audit import services as audit
     from app.extensions import db
 
-    app = create_app({"SQLALCHEMY_DATABASE_URI": uri, "WTF_CSRF_ENABLED": False})
     rows: list[tuple[str, str]] = []
 
-    production_hasher = PasswordHasher(time_cost=BaseConfig.ARGON2_TIME_COST, memory_cost=BaseConfig.ARGON2_MEMORY_COST,
-                                       parallelism=BaseConfig.ARGON2_PARALLELISM)
+    production_hasher = PasswordHasher(
+        time_cost=BaseConfig.ARGON2_TIME_COST,
+        memory_cost=BaseConfig.ARGON2_MEMORY_COST,
+        parallelism=BaseConfig.ARGON2_PARALLELISM,
+    )
     hash_time = timed(lambda: production_hasher.hash("correct horse battery staple"), 5)
     rows.append(("argon2id hash, production parameters (t=3, m=64 MiB, p=4)", f"{hash_time * 1000:.0f} ms"))
 
@@ -77,12 +90,12 @@ def main() -> None:
         user = make_user(Role.FRONTLINE)
         start = time.perf_counter()
         batch = 500
-        for i in range(args.entries):
+        for i in range(entries):
             audit.record("bench.event", actor=user, object_type="thing", object_id=i, details={"n": i})
             if i % batch == batch - 1:
                 db.session.commit()
         db.session.commit()
-        append_rate = args.entries / (time.perf_counter() - start)
+        append_rate = entries / (time.perf_counter() - start)
         rows.append((f"audit append, 1 writer, commits of {batch}", f"{append_rate:,.0f} entries/s"))
 
         start = time.perf_counter()
@@ -91,7 +104,7 @@ def main() -> None:
         assert result.ok
         rows.append((f"audit verify ({result.checked:,} entries)", f"{verify_rate:,.0f} entries/s"))
 
-        payloads = [f"{'0' * 64}{{\"seq\":{i},\"action\":\"bench.event\"}}".encode() for i in range(result.checked)]
+        payloads = [f'{"0" * 64}{{"seq":{i},"action":"bench.event"}}'.encode() for i in range(result.checked)]
         start = time.perf_counter()
         for payload in payloads:
             hashlib.sha256(payload).hexdigest()
@@ -109,16 +122,12 @@ def main() -> None:
         client.get(url)
         per_page = len(statements)
         start = time.perf_counter()
-        for _ in range(args.requests):
+        for _ in range(requests):
             assert client.get(url).status_code == 200
-        rate = args.requests / (time.perf_counter() - start)
+        rate = requests / (time.perf_counter() - start)
         rows.append((f"GET {url} (in-process, 1 thread)", f"{rate:,.0f} req/s, {per_page} SQL statements"))
 
-    backend = make_url(uri).get_backend_name()
-    print(f"\n### Foundation benchmark on {backend}\n")
-    print("| measure | result |\n| --- | --- |")
-    for name, value in rows:
-        print(f"| {name} | {value} |")
+    return rows
 
 
 if __name__ == "__main__":

@@ -91,6 +91,8 @@ class User(TimestampMixin, Base):
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # TOTP secret, AES-GCM encrypted (app.core.crypto), bound to this row.
     totp_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # A new secret waiting for its first code; the confirmed one above keeps working meanwhile.
+    totp_pending_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
     totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # Last accepted TOTP time step: a code is usable once.
     totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)

@@ -62,9 +62,10 @@ def check_password(email: str, password: str) -> User | None:
         )
         return None
     if not ok:
+        # Whoever typed the password is unknown: the account is the object, not the actor.
         record(
             "auth.sign_in.failure",
-            actor=user,
+            actor=None,
             object_type="user",
             object_id=user.id,
             details={"reason": "bad_password"},
@@ -138,20 +139,28 @@ def end_own_session(actor: User, session_id: int) -> None:
 
 
 def begin_two_factor_enrolment(actor: User) -> str:
-    """Store a new (not yet confirmed) secret and return it for the QR code."""
+    """Store a new pending secret and return it for the QR code.
+
+    The secret in use (if any) keeps working until the new one is confirmed, so an
+    abandoned enrolment never leaves the account without its second factor.
+    """
     secret = two_factor.new_secret()
-    two_factor.store_secret(actor, secret)
-    actor.totp_enabled_at = None
-    actor.totp_last_step = None
+    two_factor.store_pending_secret(actor, secret)
     db.session.flush()
     return secret
 
 
+def pending_two_factor_secret(actor: User) -> str:
+    """The pending secret to show, starting an enrolment if there is none."""
+    return two_factor.read_pending_secret(actor) or begin_two_factor_enrolment(actor)
+
+
 def confirm_two_factor_enrolment(actor: User, code: str) -> list[str]:
-    """Confirm with a first code; returns fresh recovery codes (shown once)."""
-    if not two_factor.accept_code(actor, code):
+    """Confirm the pending secret with a first code; returns fresh recovery codes (shown once)."""
+    if actor.totp_pending_secret is None or not two_factor.accept_code(actor, code, pending=True):
         record("auth.two_factor.enrolment_failed", actor=actor, object_type="user", object_id=actor.id)
         raise FieldError("code", _l("That code is not right. Check the time on your phone and enter the current code."))
+    two_factor.promote_pending_secret(actor)
     actor.totp_enabled_at = utcnow()
     codes = _replace_recovery_codes(actor)
     record("auth.two_factor.enrolled", actor=actor, object_type="user", object_id=actor.id)
@@ -191,6 +200,7 @@ def disable_two_factor(actor: User) -> None:
 
 def _clear_two_factor(user: User) -> None:
     user.totp_secret = None
+    user.totp_pending_secret = None
     user.totp_enabled_at = None
     user.totp_last_step = None
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))

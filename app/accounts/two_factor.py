@@ -23,13 +23,32 @@ def new_secret() -> str:
 
 
 def store_secret(user: User, secret: str) -> None:
+    """Store the confirmed secret (demo data and tests; users go through enrolment)."""
     user.totp_secret = encrypt(secret, associated_data("user_account", "totp_secret", user.id))
+
+
+def store_pending_secret(user: User, secret: str) -> None:
+    user.totp_pending_secret = encrypt(secret, associated_data("user_account", "totp_pending_secret", user.id))
 
 
 def read_secret(user: User) -> str | None:
     if user.totp_secret is None:
         return None
     return decrypt(user.totp_secret, associated_data("user_account", "totp_secret", user.id))
+
+
+def read_pending_secret(user: User) -> str | None:
+    if user.totp_pending_secret is None:
+        return None
+    return decrypt(user.totp_pending_secret, associated_data("user_account", "totp_pending_secret", user.id))
+
+
+def promote_pending_secret(user: User) -> None:
+    """The pending secret was confirmed with a code: it becomes the secret in use."""
+    secret = read_pending_secret(user)
+    assert secret is not None
+    store_secret(user, secret)
+    user.totp_pending_secret = None
 
 
 def provisioning_uri(user: User, secret: str, issuer: str) -> str:
@@ -56,9 +75,9 @@ def matching_step(secret: str, code: str, *, now: float | None = None, window: i
     return None
 
 
-def accept_code(user: User, code: str, *, now: float | None = None) -> bool:
+def accept_code(user: User, code: str, *, now: float | None = None, pending: bool = False) -> bool:
     """Check a TOTP code and burn its time step, so the same code cannot be replayed."""
-    secret = read_secret(user)
+    secret = read_pending_secret(user) if pending else read_secret(user)
     if secret is None:
         return False
     step = matching_step(secret, code, now=now)

@@ -138,6 +138,7 @@ def upgrade():
         sa.Column("password_hash", sa.String(length=255), nullable=True),
         sa.Column("password_changed_at", sa.DateTime(), nullable=True),
         sa.Column("totp_secret", sa.Text(), nullable=True),
+        sa.Column("totp_pending_secret", sa.Text(), nullable=True),
         sa.Column("totp_enabled_at", sa.DateTime(), nullable=True),
         sa.Column("totp_last_step", sa.Integer(), nullable=True),
         sa.Column("last_sign_in_at", sa.DateTime(), nullable=True),

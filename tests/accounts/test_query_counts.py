@@ -38,12 +38,15 @@ def _statements_for(app: Flask, client: FlaskClient, url: str) -> int:
     return len(statements)
 
 
-@pytest.mark.parametrize(("role", "url"), [
-    (Role.AGENCY_ADMIN, "/admin/users"),
-    (Role.SYSTEM_ADMIN, "/admin/users"),
-    (Role.SYSTEM_ADMIN, "/admin/agencies"),
-    (Role.SYSTEM_ADMIN, "/admin/member-states"),
-])
+@pytest.mark.parametrize(
+    ("role", "url"),
+    [
+        (Role.AGENCY_ADMIN, "/admin/users"),
+        (Role.SYSTEM_ADMIN, "/admin/users"),
+        (Role.SYSTEM_ADMIN, "/admin/agencies"),
+        (Role.SYSTEM_ADMIN, "/admin/member-states"),
+    ],
+)
 def test_list_pages_have_constant_statement_count(app: Flask, client: FlaskClient, role: Role, url: str) -> None:
     with app.app_context():
         home = make_agency("FR", AgencyKind.POLICE)

@@ -124,7 +124,7 @@ def test_mandatory_enrolment_for_admin_roles(app: Flask, client: FlaskClient) ->
     with app.app_context():
         from app.accounts import two_factor
 
-        secret = two_factor.read_secret(db.session.execute(select(User)).scalar_one())
+        secret = two_factor.read_pending_secret(db.session.execute(select(User)).scalar_one())
     assert secret and secret in page
     bad = client.post("/sign-in/set-up-two-factor", data={"code": "123"})
     assert "That code is not right" in bad.get_data(as_text=True)
@@ -271,3 +271,60 @@ def test_client_address_is_throttled_across_accounts(database_uri: str, app: Fla
     for n in range(3):
         client.post("/sign-in", data={"email": f"x{n}@example.org", "password": "wrong wrong wrong"})
     assert client.post("/sign-in", data={"email": "y@example.org", "password": "whatever it is"}).status_code == 429
+
+
+def test_abandoned_device_change_keeps_the_current_second_factor(app: Flask, client: FlaskClient) -> None:
+    secret = new_totp_secret()
+    with app.app_context():
+        user = make_user(Role.SUPERVISOR, email="sup@example.org", totp_secret=secret)
+        sign_in_directly(client, user)
+    page = client.get("/account/two-factor").get_data(as_text=True)
+    assert "<svg" in page and secret not in page  # a new secret is offered
+    client.post("/sign-out")
+    # the person walks away: the old phone still signs them in, and no enrolment is forced
+    assert client.post("/sign-in", data={"email": "sup@example.org", "password": PASSWORD}).location == "/sign-in/code"
+    assert client.post("/sign-in/code", data={"code": pyotp.TOTP(secret).now()}).status_code == 302
+
+
+def test_moving_to_a_new_phone_replaces_the_secret(app: Flask, client: FlaskClient) -> None:
+    from app.accounts import two_factor
+
+    old = new_totp_secret()
+    with app.app_context():
+        user = make_user(Role.SUPERVISOR, email="sup@example.org", totp_secret=old)
+        sign_in_directly(client, user)
+    client.get("/account/two-factor")
+    with app.app_context():
+        new = two_factor.read_pending_secret(db.session.get(User, user.id))
+    assert new and new != old
+    wrong = client.post("/account/two-factor", data={"code": pyotp.TOTP(old).now()})
+    assert "That code is not right" in wrong.get_data(as_text=True)
+    done = client.post("/account/two-factor", data={"code": pyotp.TOTP(new).now()})
+    assert "recovery-codes" in done.get_data(as_text=True)
+    with app.app_context():
+        stored = db.session.get(User, user.id)
+        assert two_factor.read_secret(stored) == new and stored.totp_pending_secret is None
+
+
+def test_second_factor_guessing_is_throttled(app: Flask, client: FlaskClient) -> None:
+    secret = new_totp_secret()
+    with app.app_context():
+        make_user(Role.SUPERVISOR, email="sup@example.org", totp_secret=secret)
+    client.post("/sign-in", data={"email": "sup@example.org", "password": PASSWORD})
+    right = pyotp.TOTP(secret).now()
+    wrong = "000000" if right != "000000" else "111111"
+    for _ in range(5):
+        assert client.post("/sign-in/code", data={"code": wrong}).status_code == 200
+    assert client.post("/sign-in/code", data={"code": right}).status_code == 429
+
+
+def test_pending_sign_in_expires(app: Flask, client: FlaskClient) -> None:
+    secret = new_totp_secret()
+    with app.app_context():
+        make_user(Role.SUPERVISOR, email="sup@example.org", totp_secret=secret)
+    client.post("/sign-in", data={"email": "sup@example.org", "password": PASSWORD})
+    with client.session_transaction() as s:
+        s["pending_sign_in"] = {**s["pending_sign_in"], "at": s["pending_sign_in"]["at"] - 600}
+    response = client.post("/sign-in/code", data={"code": pyotp.TOTP(secret).now()})
+    assert response.status_code == 302 and response.location == "/sign-in"
+    assert client.get("/").status_code == 302

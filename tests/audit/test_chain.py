@@ -39,7 +39,7 @@ def test_entries_chain_and_verify(app: Flask, ctx: None) -> None:
     assert result.exit_code == 0 and "5 entries verified" in result.output
 
 
-def test_entry_records_actor_agency_request_and_origin(app: Flask, client: object) -> None:
+def test_failed_sign_in_records_account_request_and_origin(app: Flask, client: object) -> None:
     with app.app_context():
         user = make_user(Role.FRONTLINE, email="f@example.org")
     app.test_client().post(
@@ -49,7 +49,7 @@ def test_entry_records_actor_agency_request_and_origin(app: Flask, client: objec
     )
     with app.app_context():
         entry = db.session.execute(select(AuditEntry)).scalar_one()
-        assert entry.actor_id == user.id and entry.actor_agency_id == user.agency_id
+        assert entry.actor_id is None and entry.object_type == "user" and entry.object_id == str(user.id)
         assert entry.action == "auth.sign_in.failure" and entry.client_address == "192.0.2.7"
         assert entry.request_id and len(entry.request_id) == 16
 

@@ -146,6 +146,8 @@ def french_catalog() -> gettext.NullTranslations:
         # Flask-Babel keeps loaded catalogues process-wide: forget any loaded before this compile.
         from app.extensions import babel
 
-        babel.domain_instance.cache.clear()
+        loaded = vars(babel).get("domain_instance")  # a cached property, absent until first use
+        if loaded is not None:
+            loaded.cache.clear()
     with mo.open("rb") as handle:
         return gettext.GNUTranslations(handle)

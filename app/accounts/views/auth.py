@@ -139,10 +139,7 @@ def enrol() -> ResponseReturnValue:
     if user is None or user.two_factor_enabled:
         return redirect(url_for("accounts.sign_in"))
     form = EnrolForm()
-    if request.method == "GET" or user.totp_secret is None:
-        services.begin_two_factor_enrolment(user)
-        db.session.commit()
-    elif form.validate_on_submit():
+    if form.validate_on_submit():
         try:
             codes = services.confirm_two_factor_enrolment(user, form.code.data or "")
         except FieldError as exc:
@@ -153,7 +150,8 @@ def enrol() -> ResponseReturnValue:
             _open_session(user)
             # Shown once, in this response only: never stored where they could be read back.
             return render_template("accounts/recovery_codes.html", codes=codes)
-    secret = totp.read_secret(user) or ""
+    secret = services.pending_two_factor_secret(user)
+    db.session.commit()
     uri = totp.provisioning_uri(user, secret, current_app.config["TOTP_ISSUER"])
     form.code.data = ""
     return render_template("accounts/enrol.html", form=form, qr=totp.qr_svg(uri), secret=secret, user=user)

@@ -55,7 +55,7 @@ def two_factor_setup() -> ResponseReturnValue:
     form = EnrolForm()
     user = current_user._get_current_object()
     if request.method == "GET":
-        services.begin_two_factor_enrolment(user)
+        services.begin_two_factor_enrolment(user)  # a fresh secret for each visit
         db.session.commit()
     elif form.validate_on_submit():
         try:
@@ -66,7 +66,8 @@ def two_factor_setup() -> ResponseReturnValue:
         else:
             db.session.commit()
             return render_template("accounts/recovery_codes.html", codes=codes)
-    secret = two_factor.read_secret(user) or ""
+    secret = services.pending_two_factor_secret(user)
+    db.session.commit()
     uri = two_factor.provisioning_uri(user, secret, current_app.config["TOTP_ISSUER"])
     form.code.data = ""
     return render_template(
