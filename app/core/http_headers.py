@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response
-from flask_login import current_user
+from flask import Flask, Response, request
 
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -33,7 +32,8 @@ def init_security_headers(app: Flask) -> None:
         headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=(), payment=()"
         if app.config.get("HSTS"):
             headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
-        if current_user.is_authenticated or response.mimetype == "text/html":
+        if request.endpoint != "static":
+            # Pages may hold personal data: never keep them in a browser or proxy cache.
             headers["Cache-Control"] = "no-store"
             headers["Pragma"] = "no-cache"
         return response
