@@ -19,18 +19,11 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from argon2 import PasswordHasher
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import event
 from sqlalchemy.engine import make_url
 
 from config import BaseConfig, database_url
-
-
-def reset_postgresql(url: str) -> None:
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE"))
-        conn.execute(text("CREATE SCHEMA public"))
-    engine.dispose()
+from tests.conftest import reset_postgresql_schema
 
 
 def timed(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
@@ -53,7 +46,7 @@ def main() -> None:
     if uri is None:
         uri = f"sqlite:///{tempfile.mkdtemp()}/bench.db"
     elif uri.startswith("postgresql"):
-        reset_postgresql(uri)
+        reset_postgresql_schema(uri)
 
     from app import create_app
 

@@ -63,7 +63,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             reporter.write_line(f"CI=true: {len(skipped)} test(s) were skipped; every test must run in CI.", red=True)
 
 
-def _reset_postgresql(url: str) -> None:
+def reset_postgresql_schema(url: str) -> None:
+    """Drop and recreate the public schema (tests and benchmarks start from nothing)."""
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(text("DROP SCHEMA public CASCADE"))
@@ -76,7 +77,7 @@ def database_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
     if TEST_DB == "postgresql":
         assert PG_URL is not None
         try:
-            _reset_postgresql(PG_URL)
+            reset_postgresql_schema(PG_URL)
         except OperationalError:
             unavailable("PostgreSQL is not reachable at TEST_DATABASE_URL")
         return PG_URL
