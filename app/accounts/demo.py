@@ -76,7 +76,7 @@ def load_demo_data() -> str:
         "=" * 78,
         f" Password for every demo account:  {password}",
         " Two-factor: add the secret to an authenticator app (or run",
-        "   python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\")",
+        "   .venv/bin/python -c \"import pyotp; print(pyotp.TOTP('SECRET').now())\")",
         "",
         f" {'e-mail':<36} {'role':<14} TOTP secret",
     ]
