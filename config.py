@@ -66,6 +66,34 @@ def _development_secrets() -> dict[str, str]:
     return values
 
 
+def _decoded_key(value: str) -> bytes | None:
+    try:
+        return base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (ValueError, TypeError):
+        return None
+
+
+def _secret_problems(settings: dict[str, Any]) -> list[str]:
+    """Check the form of the secrets, so a typo fails at start-up and not at first use."""
+    problems = []
+    if len(settings["SECRET_KEY"]) < 32:
+        problems.append("SECRET_KEY must be at least 32 characters")
+    key_ids: list[str] = []
+    for item in str(settings["FIELD_ENCRYPTION_KEYS"]).split(","):
+        key_id, _, encoded = item.strip().partition(":")
+        key = _decoded_key(encoded)
+        if not key_id or key is None or len(key) != 32:
+            problems.append("FIELD_ENCRYPTION_KEYS must be a comma-separated list of id:base64url(32 bytes)")
+            break
+        key_ids.append(key_id)
+    if len(set(key_ids)) != len(key_ids):
+        problems.append("FIELD_ENCRYPTION_KEYS lists a key id twice")
+    blind = _decoded_key(str(settings["BLIND_INDEX_KEY"]))
+    if blind is None or len(blind) < 32:
+        problems.append("BLIND_INDEX_KEY must be base64url of at least 32 random bytes")
+    return problems
+
+
 class BaseConfig:
     """Settings shared by every environment. Values are safe production defaults."""
 
@@ -80,11 +108,17 @@ class BaseConfig:
     FIELD_ENCRYPTION_KEYS: str | None = os.environ.get("FIELD_ENCRYPTION_KEYS")
     BLIND_INDEX_KEY: str | None = os.environ.get("BLIND_INDEX_KEY")
     REDIS_URL: str | None = os.environ.get("REDIS_URL")
+    # Rate-limit counters: Redis when REDIS_URL is set. A single-server installation may
+    # choose RATELIMIT_STORAGE_URI=memory:// explicitly; production never falls back silently.
+    RATELIMIT_STORAGE_URI: str | None = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL")
+    # Host names this installation answers to (comma-separated); links in the UI use them.
+    TRUSTED_HOSTS: list[str] | None = _env_list("TRUSTED_HOSTS", []) or None
 
     # Sessions (ASVS V3)
     SESSION_IDLE_TIMEOUT = timedelta(minutes=_env_int("SESSION_IDLE_MINUTES", 30))
     SESSION_ABSOLUTE_LIFETIME = timedelta(hours=_env_int("SESSION_ABSOLUTE_HOURS", 12))
-    SESSION_COOKIE_NAME = "trs_session"
+    # "__Host-": the browser only accepts it over HTTPS, for this exact host, path "/".
+    SESSION_COOKIE_NAME = "__Host-trs_session"
     SESSION_COOKIE_SECURE = True
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"
@@ -123,20 +157,29 @@ class BaseConfig:
 
     WTF_CSRF_TIME_LIMIT = None  # the token lives as long as the session
 
-    REQUIRED_IN_PRODUCTION = ("SECRET_KEY", "SQLALCHEMY_DATABASE_URI", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY")
+    REQUIRED_IN_PRODUCTION = (
+        "SECRET_KEY",
+        "SQLALCHEMY_DATABASE_URI",
+        "FIELD_ENCRYPTION_KEYS",
+        "BLIND_INDEX_KEY",
+        "RATELIMIT_STORAGE_URI",
+    )
 
     @classmethod
     def prepare(cls) -> dict[str, Any]:
-        """Return the settings as a mapping, refusing to go on without secrets."""
+        """Return the settings as a mapping, refusing to go on without sound secrets."""
         settings = {key: getattr(cls, key) for key in dir(cls) if key.isupper()}
         missing = [key for key in cls.REQUIRED_IN_PRODUCTION if not settings.get(key)]
         if missing:
-            names = {"SQLALCHEMY_DATABASE_URI": "DATABASE_URL"}
+            names = {"SQLALCHEMY_DATABASE_URI": "DATABASE_URL", "RATELIMIT_STORAGE_URI": "REDIS_URL"}
             raise ConfigurationError(
                 "Refusing to start in production: set the environment variable(s) "
                 + ", ".join(names.get(key, key) for key in missing)
                 + ". See docs/DEPLOYMENT.md."
             )
+        problems = _secret_problems(settings)
+        if problems:
+            raise ConfigurationError("Refusing to start: " + "; ".join(problems) + ". See docs/DEPLOYMENT.md.")
         return settings
 
 
@@ -153,6 +196,7 @@ class DevelopmentConfig(BaseConfig):
     SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("DATABASE_URL")) or f"sqlite:///{INSTANCE_DIR / 'app.db'}"
     TOTP_ISSUER = "Victim referral (demo)"
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
+    SESSION_COOKIE_NAME = "trs_session"  # plain HTTP on 127.0.0.1: no __Host- prefix
 
     @classmethod
     def prepare(cls) -> dict[str, Any]:
@@ -178,6 +222,7 @@ class TestingConfig(BaseConfig):
         + base64.urlsafe_b64encode(b"\x01" * 32).decode()
     )
     BLIND_INDEX_KEY = base64.urlsafe_b64encode(b"\x03" * 32).decode()
+    SESSION_COOKIE_NAME = "trs_session"
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024
     ARGON2_PARALLELISM = 1

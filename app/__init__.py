@@ -24,20 +24,21 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     if app.config.get("TRUSTED_PROXY_COUNT"):
         hops = int(app.config["TRUSTED_PROXY_COUNT"])
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
-    if app.config.get("REDIS_URL") and not app.config.get("RATELIMIT_STORAGE_URI"):
-        app.config["RATELIMIT_STORAGE_URI"] = app.config["REDIS_URL"]
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    # Flask-Limiter logs each breach with its key (a client address) at INFO: keep it out.
+    logging.getLogger("flask-limiter").setLevel(logging.WARNING)
 
+    from app.core.request_context import init_request_context
+
+    init_request_context(app)  # first: every later step, CSRF included, has a request id
     _init_extensions(app)
     _register_blueprints(app)
 
     from app.core.errors import init_error_handlers
     from app.core.gate import init_gate
     from app.core.http_headers import init_security_headers
-    from app.core.request_context import init_request_context
 
-    init_request_context(app)
     init_gate(app)
     init_security_headers(app)
     init_error_handlers(app)

@@ -54,6 +54,25 @@ class EnrolForm(FlaskForm):
     submit = SubmitField(_l("Turn on two-factor sign-in"))
 
 
+def _current_password_field() -> PasswordField:
+    return PasswordField(
+        _l("Your current password"),
+        validators=[DataRequired(message=_l("Enter your current password."))],
+        render_kw={"autocomplete": "current-password"},
+    )
+
+
+class PasswordConfirmForm(FlaskForm):
+    """Re-authentication before a sensitive change to one's own account."""
+
+    current_password = _current_password_field()
+    submit = SubmitField(_l("Confirm"))
+
+
+class ProfileEnrolForm(EnrolForm):
+    current_password = _current_password_field()
+
+
 class SetPasswordForm(FlaskForm):
     new_password = PasswordField(
         _l("New password"),
@@ -78,11 +97,7 @@ class SetPasswordForm(FlaskForm):
 
 
 class ChangePasswordForm(SetPasswordForm):
-    current_password = PasswordField(
-        _l("Current password"),
-        validators=[DataRequired(message=_l("Enter your current password."))],
-        render_kw={"autocomplete": "current-password"},
-    )
+    current_password = _current_password_field()
     submit = SubmitField(_l("Change password"))
 
 

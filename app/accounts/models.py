@@ -161,12 +161,13 @@ class UserSession(Base):
 
 
 class RecoveryCode(Base):
-    """A one-time two-factor recovery code, stored as a SHA-256 digest."""
+    """A one-time two-factor recovery code (79 random bits), stored salted and hashed (SHA-256)."""
 
     __tablename__ = "recovery_code"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(16))
     code_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
     used_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 

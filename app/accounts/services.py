@@ -85,13 +85,10 @@ def check_password(email: str, password: str) -> User | None:
 def check_second_factor(user: User, code: str) -> bool:
     """Second step: a TOTP code (usable once) or an unused recovery code."""
     if two_factor.looks_like_recovery_code(code):
-        row = db.session.execute(
-            select(RecoveryCode).where(
-                RecoveryCode.user_id == user.id,
-                RecoveryCode.code_hash == two_factor.digest_recovery_code(code),
-                RecoveryCode.used_at.is_(None),
-            )
-        ).scalar_one_or_none()
+        unused = db.session.execute(
+            select(RecoveryCode).where(RecoveryCode.user_id == user.id, RecoveryCode.used_at.is_(None))
+        ).scalars()
+        row = next((r for r in unused if two_factor.recovery_code_matches(code, r.salt, r.code_hash)), None)
         if row is not None:
             row.used_at = utcnow()
             record("auth.two_factor.recovery_code_used", actor=user, object_type="user", object_id=user.id)
@@ -135,6 +132,13 @@ def end_own_session(actor: User, session_id: int) -> None:
     record("auth.session.ended", actor=actor, object_type="session", object_id=target.id)
 
 
+def confirm_password(actor: User, password: str) -> None:
+    """Re-authentication before a sensitive change to one's own account (ASVS V3.7.1)."""
+    if not passwords.verify_password(actor.password_hash, password):
+        record("auth.reauthentication.failure", actor=actor, object_type="user", object_id=actor.id)
+        raise FieldError("current_password", _l("Your current password is not right."))
+
+
 # --- two-factor enrolment ----------------------------------------------------------------
 
 
@@ -176,7 +180,9 @@ def regenerate_recovery_codes(actor: User) -> list[str]:
 def _replace_recovery_codes(user: User) -> list[str]:
     db.session.execute(delete(RecoveryCode).where(RecoveryCode.user_id == user.id))
     codes = two_factor.new_recovery_codes()
-    db.session.add_all(RecoveryCode(user_id=user.id, code_hash=two_factor.digest_recovery_code(c)) for c in codes)
+    for code in codes:
+        salt = two_factor.new_salt()
+        db.session.add(RecoveryCode(user_id=user.id, salt=salt, code_hash=two_factor.hash_recovery_code(code, salt)))
     db.session.flush()
     return codes
 
@@ -218,9 +224,7 @@ def reset_two_factor(actor: User, target: User) -> None:
 
 
 def change_password(actor: User, *, current: str, new: str) -> None:
-    if not passwords.verify_password(actor.password_hash, current):
-        record("auth.password_change.failure", actor=actor, object_type="user", object_id=actor.id)
-        raise FieldError("current_password", _l("Your current password is not right."))
+    confirm_password(actor, current)
     _set_password(actor, new)
     ended = sessions.end_all(actor, sessions.EndReason.PASSWORD_CHANGED, keep=actor.current_session)
     record(
@@ -377,7 +381,7 @@ def update_user(actor: User, target: User, data: UserData, *, version: int) -> N
             setattr(target, field, new)
     if "role" in changes or "agency_id" in changes:
         # A new role or agency means new rights: start over with a fresh sign-in.
-        sessions.end_all(target, sessions.EndReason.DEACTIVATED)
+        sessions.end_all(target, sessions.EndReason.ROLE_CHANGED)
     if changes:
         record(
             "user.updated",
@@ -449,8 +453,7 @@ def save_agency(actor: User, data: AgencyData, *, agency: Agency | None = None, 
     )
     db.session.flush()
     if was_active and not data.active and not created:
-        for member in db.session.execute(select(User).where(User.agency_id == agency.id)).scalars():
-            sessions.end_all(member, sessions.EndReason.DEACTIVATED)
+        sessions.end_all_in_agency(agency.id, sessions.EndReason.DEACTIVATED)
     record(
         "agency.created" if created else "agency.updated",
         actor=actor,

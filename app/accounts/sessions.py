@@ -15,7 +15,7 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
-from app.accounts.models import User, UserSession
+from app.accounts.models import Agency, User, UserSession
 from app.core.db import utcnow
 from app.extensions import db
 
@@ -30,6 +30,7 @@ class EndReason(enum.StrEnum):
     DEACTIVATED = "deactivated"
     ENDED_BY_USER = "ended_by_user"
     TWO_FACTOR_RESET = "two_factor_reset"
+    ROLE_CHANGED = "role_changed"
 
     @property
     def title(self) -> LazyString:
@@ -44,6 +45,7 @@ END_REASON_TITLES = {
     EndReason.DEACTIVATED: _l("Account deactivated"),
     EndReason.ENDED_BY_USER: _l("Ended from the sessions page"),
     EndReason.TWO_FACTOR_RESET: _l("Ended by a two-factor reset"),
+    EndReason.ROLE_CHANGED: _l("Ended by a change of role or agency"),
 }
 
 
@@ -85,21 +87,33 @@ def end_all(user: User, reason: EndReason, *, keep: UserSession | None = None) -
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+def end_all_in_agency(agency_id: int, reason: EndReason) -> None:
+    """End every live session of an agency's staff in one statement."""
+    members = select(User.id).where(User.agency_id == agency_id).scalar_subquery()
+    db.session.execute(
+        update(UserSession)
+        .where(UserSession.user_id.in_(members), UserSession.ended_at.is_(None))
+        .values(ended_at=utcnow(), end_reason=reason.value)
+        .execution_options(synchronize_session=False)
+    )
+
+
 def resolve(token: str, *, idle: timedelta, lifetime: timedelta) -> UserSession | None:
     """Return the live session for a cookie token, ending it if it has timed out."""
     row = db.session.execute(
-        select(UserSession, User)
+        select(UserSession, User, Agency.active)
         .join(User, User.id == UserSession.user_id)
+        .join(Agency, Agency.id == User.agency_id)
         .where(UserSession.token_hash == digest(token))
     ).first()
     if row is None:
         return None
-    record, user = row
+    record, user, agency_active = row
     if record.ended_at is not None:
         return None
     now = utcnow()
     reason: EndReason | None = None
-    if not user.active:
+    if not (user.active and agency_active):
         reason = EndReason.DEACTIVATED
     elif now - record.created_at > lifetime:
         reason = EndReason.EXPIRED

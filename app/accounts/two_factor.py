@@ -15,7 +15,7 @@ from app.accounts.models import User
 from app.core.crypto import associated_data, decrypt, encrypt
 
 RECOVERY_CODE_COUNT = 10
-_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"
+_RECOVERY_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # 31 symbols, no look-alikes (i, l, o, 0, 1)
 
 
 def new_secret() -> str:
@@ -88,16 +88,28 @@ def accept_code(user: User, code: str, *, now: float | None = None, pending: boo
 
 
 def new_recovery_codes() -> list[str]:
+    """Ten codes of 16 characters from a 31-symbol alphabet: over 79 random bits each."""
     return [
-        "-".join("".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(5)) for _ in range(2))
+        "-".join("".join(secrets.choice(_RECOVERY_ALPHABET) for _ in range(4)) for _ in range(4))
         for _ in range(RECOVERY_CODE_COUNT)
     ]
 
 
-def digest_recovery_code(code: str) -> bytes:
-    normalised = "".join(code.lower().split()).replace("-", "")
-    return hashlib.sha256(normalised.encode()).digest()
+def _normalise_recovery_code(code: str) -> str:
+    return "".join(code.lower().split()).replace("-", "")
+
+
+def hash_recovery_code(code: str, salt: bytes) -> bytes:
+    return hashlib.sha256(salt + _normalise_recovery_code(code).encode()).digest()
+
+
+def new_salt() -> bytes:
+    return secrets.token_bytes(16)
+
+
+def recovery_code_matches(code: str, salt: bytes, code_hash: bytes) -> bool:
+    return hmac.compare_digest(hash_recovery_code(code, salt), code_hash)
 
 
 def looks_like_recovery_code(code: str) -> bool:
-    return len("".join(code.split()).replace("-", "")) == 10
+    return len(_normalise_recovery_code(code)) == 16

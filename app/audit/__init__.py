@@ -1,11 +1,2 @@
-"""Append-only, hash-chained audit trail."""
-
-from __future__ import annotations
-
-from flask_babel import lazy_gettext as _l
-
-from app.core.permissions import Permission, declare
-
-VIEW_AUDIT = Permission("audit.view", _l("Review the audit trail"))
-
-declare(VIEW_AUDIT)
+"""Append-only, hash-chained audit trail. Supervisor views and their permissions come
+with the supervision issue; this package holds the core every area writes to."""

@@ -41,8 +41,8 @@ class Keyring:
         for item in spec.split(","):
             key_id, _, encoded = item.strip().partition(":")
             key = _b64decode(encoded)
-            if not key_id or len(key) != 32:
-                raise ValueError("FIELD_ENCRYPTION_KEYS must be 'id:base64(32 bytes)' items")
+            if not key_id or len(key) != 32 or key_id in keys:
+                raise ValueError("FIELD_ENCRYPTION_KEYS must be distinct 'id:base64(32 bytes)' items")
             keys[key_id] = key
             order.append(key_id)
         return cls(active_key_id=order[0], keys=keys)

@@ -86,12 +86,37 @@ def init_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain_error(exc: DomainError):  # type: ignore[no-untyped-def]
         db.session.rollback()
+        if isinstance(exc, PermissionDenied | NotFound):
+            # A refusal of an object (out of the actor's scope, or absent) is recorded too.
+            from flask_login import current_user
+
+            from app.audit.services import record
+
+            actor = current_user._get_current_object() if current_user.is_authenticated else None
+            record(
+                "auth.permission_denied" if isinstance(exc, PermissionDenied) else "auth.object_refused",
+                actor=actor,
+                details={
+                    "endpoint": request.endpoint or "",
+                    "args": {k: str(v)[:64] for k, v in (request.view_args or {}).items()},
+                },
+            )
+            db.session.commit()
         return render_error(exc.status_code, exc.message)
 
     @app.errorhandler(CSRFError)
-    def _csrf_error(_exc: CSRFError):  # type: ignore[no-untyped-def]
+    def _csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]
         db.session.rollback()
         from flask_babel import gettext as _
+
+        from app.audit.services import record
+
+        record(
+            "security.csrf_failure",
+            actor=None,
+            details={"endpoint": request.endpoint or "", "reason": str(exc.description)[:80]},
+        )
+        db.session.commit()
 
         return render_error(400, _("This form has expired or was sent twice. Go back, reload the page and try again."))
 

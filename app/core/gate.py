@@ -27,9 +27,8 @@ def endpoint_rule(app: Flask, endpoint: str) -> tuple[bool, str | None]:
 
 def init_gate(app: Flask) -> None:
     from app.accounts.roles import has_permission
-    from app.audit.services import record
     from app.core.errors import PermissionDenied
-    from app.extensions import db, login_manager
+    from app.extensions import login_manager
 
     @app.before_request
     def _gate():  # type: ignore[no-untyped-def]
@@ -42,11 +41,5 @@ def init_gate(app: Flask) -> None:
         if not current_user.is_authenticated:
             return login_manager.unauthorized()
         if permission is None or not has_permission(current_user.role, permission):
-            record(
-                "auth.permission_denied",
-                actor=current_user._get_current_object(),
-                details={"endpoint": endpoint, "permission": permission or ""},
-            )
-            db.session.commit()
-            raise PermissionDenied()
+            raise PermissionDenied()  # recorded in the audit trail by the error handler
         return None

@@ -180,6 +180,7 @@ def upgrade():
         "recovery_code",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("salt", sa.LargeBinary(length=16), nullable=False),
         sa.Column("code_hash", sa.LargeBinary(length=32), nullable=False),
         sa.Column("used_at", sa.DateTime(), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["user_account.id"], name=op.f("fk_recovery_code_user_id_user_account")),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pyotp
@@ -297,9 +298,11 @@ def test_moving_to_a_new_phone_replaces_the_secret(app: Flask, client: FlaskClie
     with app.app_context():
         new = two_factor.read_pending_secret(db.session.get(User, user.id))
     assert new and new != old
-    wrong = client.post("/account/two-factor", data={"code": pyotp.TOTP(old).now()})
+    no_password = client.post("/account/two-factor", data={"code": pyotp.TOTP(new).now(), "current_password": "nope"})
+    assert "Your current password is not right." in no_password.get_data(as_text=True)
+    wrong = client.post("/account/two-factor", data={"code": pyotp.TOTP(old).now(), "current_password": PASSWORD})
     assert "That code is not right" in wrong.get_data(as_text=True)
-    done = client.post("/account/two-factor", data={"code": pyotp.TOTP(new).now()})
+    done = client.post("/account/two-factor", data={"code": pyotp.TOTP(new).now(), "current_password": PASSWORD})
     assert "recovery-codes" in done.get_data(as_text=True)
     with app.app_context():
         stored = db.session.get(User, user.id)
@@ -327,4 +330,62 @@ def test_pending_sign_in_expires(app: Flask, client: FlaskClient) -> None:
         s["pending_sign_in"] = {**s["pending_sign_in"], "at": s["pending_sign_in"]["at"] - 600}
     response = client.post("/sign-in/code", data={"code": pyotp.TOTP(secret).now()})
     assert response.status_code == 302 and response.location == "/sign-in"
+    assert client.get("/").status_code == 302
+
+
+def test_recovery_codes_and_disabling_need_the_password(app: Flask, client: FlaskClient) -> None:
+    secret = new_totp_secret()
+    with app.app_context():
+        user = make_user(Role.FRONTLINE, email="f@example.org", totp_secret=secret)
+        sign_in_directly(client, user)
+    refused = client.post("/account/two-factor/recovery-codes", data={"current_password": "guess guess guess"})
+    assert "Your current password is not right." in refused.get_data(as_text=True)
+    made = client.post("/account/two-factor/recovery-codes", data={"current_password": PASSWORD})
+    codes = re.findall(r"<li><code>([a-z0-9-]+)</code></li>", made.get_data(as_text=True))
+    assert len(codes) == 10 and all(len(code) == 19 for code in codes)
+    assert client.post("/account/two-factor/disable", data={"current_password": "guess guess guess"}).status_code == 200
+    assert client.post("/account/two-factor/disable", data={"current_password": PASSWORD}).status_code == 302
+    with app.app_context():
+        assert not db.session.get(User, user.id).two_factor_enabled
+        assert "auth.reauthentication.failure" in actions(app)
+
+
+def test_mandatory_two_factor_cannot_be_turned_off(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        user = make_user(Role.SUPERVISOR, totp_secret=new_totp_secret())
+        sign_in_directly(client, user)
+    assert client.get("/account/two-factor/disable").status_code == 403
+    assert client.post("/account/two-factor/disable", data={"current_password": PASSWORD}).status_code == 403
+    with app.app_context():
+        assert db.session.get(User, user.id).two_factor_enabled
+
+
+def test_password_guessing_on_account_pages_is_throttled(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        sign_in_directly(client, make_user(Role.FRONTLINE, totp_secret=new_totp_secret()))
+    for _ in range(5):
+        client.post("/account/two-factor/recovery-codes", data={"current_password": "guess guess guess"})
+    assert (
+        client.post(
+            "/account/password",
+            data={
+                "current_password": PASSWORD,
+                "new_password": "violet otter marmalade",
+                "confirm_password": "violet otter marmalade",
+            },
+        ).status_code
+        == 429
+    )
+
+
+def test_staff_of_a_deactivated_agency_are_signed_out(app: Flask, client: FlaskClient) -> None:
+    from app.accounts.models import Agency
+
+    with app.app_context():
+        user = make_user(Role.FRONTLINE)
+        sign_in_directly(client, user)
+    assert client.get("/").status_code == 200
+    with app.app_context():
+        db.session.get(Agency, user.agency_id).active = False
+        db.session.commit()
     assert client.get("/").status_code == 302

@@ -81,7 +81,7 @@ def manage_admin_user(status: int) -> Expect:
 def two_factor_disable(role: str, scope: str) -> int:
     if role == ANON:
         return 302
-    return 403 if role in {"focal_point", "supervisor", "agency_admin", "system_admin"} else 302
+    return 403 if role in {"focal_point", "supervisor", "agency_admin", "system_admin"} else 200
 
 
 def own_session_only(role: str, scope: str) -> int:
@@ -106,8 +106,8 @@ EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
     "profile.overview": ("GET", lambda w, s: "/account/", signed_in(200)),
     "profile.change_password": ("GET", lambda w, s: "/account/password", signed_in(200)),
     "profile.two_factor_setup": ("GET", lambda w, s: "/account/two-factor", signed_in(200)),
-    "profile.two_factor_disable": ("POST", lambda w, s: "/account/two-factor/disable", two_factor_disable),
-    "profile.recovery_codes": ("POST", lambda w, s: "/account/two-factor/recovery-codes", signed_in(200)),
+    "profile.two_factor_disable": ("GET", lambda w, s: "/account/two-factor/disable", two_factor_disable),
+    "profile.recovery_codes": ("GET", lambda w, s: "/account/two-factor/recovery-codes", signed_in(200)),
     "profile.sessions": ("GET", lambda w, s: "/account/sessions", signed_in(200)),
     "profile.end_session": ("POST", lambda w, s: f"/account/sessions/{w.sessions.get(s, 0)}/end", own_session_only),
     "admin.users": ("GET", lambda w, s: "/admin/users", only({Role.AGENCY_ADMIN, *SYS}, 200)),
@@ -206,3 +206,15 @@ def test_permission_denials_are_recorded(app: Flask, client: FlaskClient) -> Non
     with app.app_context():
         entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "auth.permission_denied")).scalar_one()
         assert entry.actor_id == user.id and entry.details["endpoint"] == "admin.users"
+
+
+def test_refused_objects_are_recorded(app: Flask, client: FlaskClient) -> None:
+    with app.app_context():
+        admin = make_user(Role.AGENCY_ADMIN, make_agency("FR", AgencyKind.POLICE), totp_secret=new_totp_secret())
+        elsewhere = make_user(Role.FRONTLINE, make_agency("DE", AgencyKind.POLICE))
+        sign_in_directly(client, admin)
+    assert client.get(f"/admin/users/{elsewhere.id}").status_code == 404
+    with app.app_context():
+        entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "auth.object_refused")).scalar_one()
+        assert entry.actor_id == admin.id
+        assert entry.details == {"endpoint": "admin.user_edit", "args": {"user_id": str(elsewhere.id)}}

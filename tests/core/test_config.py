@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -12,14 +13,21 @@ import config
 
 
 def test_production_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SECRET_KEY", "DATABASE_URL", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY"):
+    for name in (
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "FIELD_ENCRYPTION_KEYS",
+        "BLIND_INDEX_KEY",
+        "REDIS_URL",
+        "RATELIMIT_STORAGE_URI",
+    ):
         monkeypatch.delenv(name, raising=False)
     reloaded = importlib.reload(config)
     try:
         with pytest.raises(reloaded.ConfigurationError) as excinfo:
             reloaded.ProductionConfig.prepare()
         message = str(excinfo.value)
-        for name in ("SECRET_KEY", "DATABASE_URL", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY"):
+        for name in ("SECRET_KEY", "DATABASE_URL", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "REDIS_URL"):
             assert name in message
     finally:
         importlib.reload(config)
@@ -30,10 +38,13 @@ def test_production_starts_with_secrets_and_is_hardened(monkeypatch: pytest.Monk
     monkeypatch.setenv("DATABASE_URL", "postgresql://app@db/app")
     monkeypatch.setenv("FIELD_ENCRYPTION_KEYS", "k1:" + "A" * 43)
     monkeypatch.setenv("BLIND_INDEX_KEY", "B" * 43)
+    monkeypatch.setenv("REDIS_URL", "redis://cache:6379/0")
     reloaded = importlib.reload(config)
     try:
         settings = reloaded.ProductionConfig.prepare()
         assert settings["SQLALCHEMY_DATABASE_URI"] == "postgresql+psycopg://app@db/app"
+        assert settings["RATELIMIT_STORAGE_URI"] == "redis://cache:6379/0"
+        assert settings["SESSION_COOKIE_NAME"].startswith("__Host-")
         assert settings["SESSION_COOKIE_SECURE"] and settings["SESSION_COOKIE_HTTPONLY"]
         assert settings["SESSION_COOKIE_SAMESITE"] == "Lax" and settings["HSTS"] and not settings["DEBUG"]
     finally:
@@ -60,3 +71,32 @@ def test_development_generates_secrets_once(monkeypatch: pytest.MonkeyPatch, tmp
 def test_unknown_environment_is_refused() -> None:
     with pytest.raises(config.ConfigurationError):
         config.config_for("staging-typo")
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "problem"),
+    [
+        ("SECRET_KEY", "short", "SECRET_KEY must be at least 32 characters"),
+        ("FIELD_ENCRYPTION_KEYS", "k1:c2hvcnQ", "id:base64url(32 bytes)"),
+        ("FIELD_ENCRYPTION_KEYS", "k1:" + "A" * 43 + ",k1:" + "B" * 43, "key id twice"),
+        ("BLIND_INDEX_KEY", "secret", "BLIND_INDEX_KEY must be base64url"),
+    ],
+)
+def test_malformed_secrets_are_refused_at_start(
+    monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
+) -> None:
+    good = {
+        "SECRET_KEY": "s" * 40,
+        "DATABASE_URL": "postgresql://app@db/app",
+        "REDIS_URL": "redis://cache:6379/0",
+        "FIELD_ENCRYPTION_KEYS": "k1:" + "A" * 43,
+        "BLIND_INDEX_KEY": "B" * 43,
+    }
+    for key, setting in {**good, name: value}.items():
+        monkeypatch.setenv(key, setting)
+    reloaded = importlib.reload(config)
+    try:
+        with pytest.raises(reloaded.ConfigurationError, match=re.escape(problem)):
+            reloaded.ProductionConfig.prepare()
+    finally:
+        importlib.reload(config)

@@ -17,7 +17,7 @@ def test_security_headers_on_public_page(client) -> None:  # type: ignore[no-unt
     csp = response.headers["Content-Security-Policy"]
     assert "script-src 'self'" in csp and "frame-ancestors 'none'" in csp and "unsafe-inline" not in csp
     assert response.headers["X-Content-Type-Options"] == "nosniff"
-    assert response.headers["Referrer-Policy"] == "no-referrer"
+    assert response.headers["Referrer-Policy"] == "same-origin"
     assert response.headers["Cache-Control"] == "no-store"
     scripts = re.findall(r"<script[^>]*>", response.get_data(as_text=True))
     assert scripts and all('src="/static/' in tag for tag in scripts)  # no inline script anywhere
@@ -91,3 +91,30 @@ def test_language_picker_works_before_sign_in(client) -> None:  # type: ignore[n
     assert '<html lang="fr">' in page
     evil = client.post("/language", data={"language": "fr", "next": "//evil.example/"})
     assert evil.location == "/"
+
+
+def test_forms_work_over_https_with_same_origin_referrer(database_uri: str, app: Flask) -> None:
+    """Flask-WTF checks the Referer on HTTPS; the Referrer-Policy must let browsers send it."""
+    from app.accounts.roles import Role as R
+
+    with app.app_context():
+        make_user(R.FRONTLINE, email="f@example.org")
+    secure = make_app(database_uri, WTF_CSRF_ENABLED=True, SESSION_COOKIE_SECURE=True)
+    client = secure.test_client()
+    page = client.get("/sign-in", base_url="https://localhost")
+    assert page.headers["Referrer-Policy"] in {"same-origin", "strict-origin", "strict-origin-when-cross-origin"}
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page.get_data(as_text=True)).group(1)
+    response = client.post(
+        "/sign-in",
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/sign-in"},
+        data={"csrf_token": token, "email": "f@example.org", "password": "correct horse battery staple"},
+    )
+    assert response.status_code == 302 and response.location == "/"
+    forged = client.post(
+        "/language",
+        base_url="https://localhost",
+        headers={"Referer": "https://evil.example/"},
+        data={"csrf_token": token, "language": "fr"},
+    )
+    assert forged.status_code == 400

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -16,6 +16,7 @@ from app.accounts.models import Agency, MemberState, User
 from app.accounts.reference_data import EU_LANGUAGES
 from app.accounts.roles import AgencyKind, Role
 from app.accounts.services import AgencyData, FieldError, MemberStateSettings, UserData
+from app.core.errors import NotFound
 from app.core.forms import attach_field_error, select_choices
 from app.core.i18n import country_name, language_choices, language_name
 from app.core.permissions import requires
@@ -29,7 +30,7 @@ def _manageable_user_or_404(user_id: int) -> User:
         policies.manageable_users(current_user, select(User).where(User.id == user_id))
     ).scalar_one_or_none()
     if user is None:
-        abort(404)
+        raise NotFound()
     return user
 
 
@@ -199,7 +200,9 @@ def agency_new() -> ResponseReturnValue:
 @bp.route("/agencies/<int:agency_id>", methods=["GET", "POST"])
 @requires(perms.MANAGE_AGENCIES)
 def agency_edit(agency_id: int) -> ResponseReturnValue:
-    agency = db.session.get(Agency, agency_id) or abort(404)
+    agency = db.session.get(Agency, agency_id)
+    if agency is None:
+        raise NotFound()
     return _agency_form(agency)
 
 
@@ -244,7 +247,9 @@ def member_states() -> ResponseReturnValue:
 @bp.route("/member-states/<code>", methods=["GET", "POST"])
 @requires(perms.MANAGE_MEMBER_STATES)
 def member_state_edit(code: str) -> ResponseReturnValue:
-    state = db.session.get(MemberState, code.upper()) or abort(404)
+    state = db.session.get(MemberState, code.upper())
+    if state is None:
+        raise NotFound()
     form = MemberStateForm(obj=state)
     focal_points = (
         db.session.execute(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from typing import Any
 
 from flask import Blueprint, current_app, flash, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
@@ -16,6 +15,7 @@ from app.accounts import two_factor as totp
 from app.accounts.forms import EnrolForm, SetPasswordForm, SignInForm, TwoFactorForm
 from app.accounts.models import User
 from app.accounts.services import FieldError
+from app.accounts.throttling import attempt_failed, limit, pending_account_key, submitted_account_key
 from app.core.forms import attach_field_error
 from app.core.permissions import public, requires
 from app.core.redirects import safe_local_target
@@ -27,25 +27,6 @@ bp = Blueprint("accounts", __name__)
 PENDING_KEY = "pending_sign_in"
 
 
-def _account_key() -> str:
-    from app.core.crypto import blind_index
-
-    return "account:" + blind_index(request.form.get("email", ""), "throttle")[:32]
-
-
-def _pending_account_key() -> str:
-    pending = session.get(PENDING_KEY) or {}
-    return f"account-2fa:{pending.get('uid', 'none')}"
-
-
-def _attempt_failed(_response: Any) -> bool:
-    return bool(g.get("attempt_failed"))
-
-
-def _limit(name: str) -> Any:
-    return lambda: current_app.config[name]
-
-
 def _pending_user() -> User | None:
     pending = session.get(PENDING_KEY)
     if not pending:
@@ -55,7 +36,7 @@ def _pending_user() -> User | None:
         session.pop(PENDING_KEY, None)
         return None
     user = db.session.get(User, pending.get("uid"))
-    if user is None or not user.active:
+    if user is None or not user.active or not user.agency.active:
         session.pop(PENDING_KEY, None)
         return None
     return user
@@ -79,9 +60,9 @@ def _open_session(user: User) -> None:
 
 @bp.route("/sign-in", methods=["GET", "POST"])
 @public
-@limiter.limit(_limit("SIGN_IN_LIMIT_PER_ADDRESS"), methods=["POST"], deduct_when=_attempt_failed)
+@limiter.limit(limit("SIGN_IN_LIMIT_PER_ADDRESS"), methods=["POST"], deduct_when=attempt_failed)
 @limiter.limit(
-    _limit("SIGN_IN_LIMIT_PER_ACCOUNT"), key_func=_account_key, methods=["POST"], deduct_when=_attempt_failed
+    limit("SIGN_IN_LIMIT_PER_ACCOUNT"), key_func=submitted_account_key, methods=["POST"], deduct_when=attempt_failed
 )
 def sign_in() -> ResponseReturnValue:
     if current_user.is_authenticated:
@@ -108,9 +89,9 @@ def sign_in() -> ResponseReturnValue:
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
 @public
-@limiter.limit(_limit("SIGN_IN_LIMIT_PER_ADDRESS"), methods=["POST"], deduct_when=_attempt_failed)
+@limiter.limit(limit("SIGN_IN_LIMIT_PER_ADDRESS"), methods=["POST"], deduct_when=attempt_failed)
 @limiter.limit(
-    _limit("SIGN_IN_LIMIT_PER_ACCOUNT"), key_func=_pending_account_key, methods=["POST"], deduct_when=_attempt_failed
+    limit("SIGN_IN_LIMIT_PER_ACCOUNT"), key_func=pending_account_key, methods=["POST"], deduct_when=attempt_failed
 )
 def two_factor() -> ResponseReturnValue:
     user = _pending_user()
@@ -130,8 +111,9 @@ def two_factor() -> ResponseReturnValue:
 
 @bp.route("/sign-in/set-up-two-factor", methods=["GET", "POST"])
 @public
+@limiter.limit(limit("SIGN_IN_LIMIT_PER_ADDRESS"), methods=["POST"], deduct_when=attempt_failed)
 @limiter.limit(
-    _limit("SIGN_IN_LIMIT_PER_ACCOUNT"), key_func=_pending_account_key, methods=["POST"], deduct_when=_attempt_failed
+    limit("SIGN_IN_LIMIT_PER_ACCOUNT"), key_func=pending_account_key, methods=["POST"], deduct_when=attempt_failed
 )
 def enrol() -> ResponseReturnValue:
     """Mandatory enrolment during sign-in for a user who has no second factor yet."""
@@ -167,7 +149,7 @@ def activation_link(token: str) -> ResponseReturnValue:
 
 @bp.route("/activate", methods=["GET", "POST"])
 @public
-@limiter.limit(_limit("SIGN_IN_LIMIT_PER_ADDRESS"), methods=["POST"])
+@limiter.limit(limit("SIGN_IN_LIMIT_PER_ADDRESS"), methods=["POST"], deduct_when=attempt_failed)
 def activate() -> ResponseReturnValue:
     token = session.get("activation_token", "")
     user = services.user_for_activation(token) if token else None
@@ -179,6 +161,7 @@ def activate() -> ResponseReturnValue:
         try:
             services.set_password_with_token(token, form.new_password.data or "")
         except FieldError as exc:
+            g.attempt_failed = True
             attach_field_error(form, exc.field, exc.message)
         else:
             db.session.commit()
