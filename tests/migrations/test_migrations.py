@@ -25,11 +25,12 @@ def fresh_app(database_uri: str, tmp_path: Path) -> Iterator[Flask]:
     """An app on its own empty database, so the shared test schema is left alone."""
     if TEST_DB == "postgresql":
         url = make_url(database_uri)
+        scratch = f"{url.database}_migrations"  # beside the test database, so parallel runs do not meet
         admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS test_migrations WITH (FORCE)"))
-            conn.execute(text("CREATE DATABASE test_migrations"))
-        uri = url.set(database="test_migrations").render_as_string(hide_password=False)
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{scratch}"'))
+        uri = url.set(database=scratch).render_as_string(hide_password=False)
     else:
         uri = f"sqlite:///{tmp_path / 'migrations.db'}"
     application = make_app(uri)
@@ -39,7 +40,7 @@ def fresh_app(database_uri: str, tmp_path: Path) -> Iterator[Flask]:
         db.engine.dispose()
     if TEST_DB == "postgresql":
         with admin.connect() as conn:
-            conn.execute(text("DROP DATABASE IF EXISTS test_migrations WITH (FORCE)"))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)'))
         admin.dispose()
 
 
