@@ -40,6 +40,18 @@ def _failed(form: PasswordConfirmForm | ChangePasswordForm | ProfileEnrolForm, e
     attach_field_error(form, exc.field, exc.message)
 
 
+def _password_confirmed(form: PasswordConfirmForm) -> bool:
+    """True when the form was sent with the right current password."""
+    if not form.validate_on_submit():
+        return False
+    try:
+        services.confirm_password(current_user, form.current_password.data or "")
+    except FieldError as exc:
+        _failed(form, exc)
+        return False
+    return True
+
+
 @bp.route("/")
 @requires(perms.SELF_SERVICE)
 def overview() -> ResponseReturnValue:
@@ -101,16 +113,11 @@ def two_factor_disable() -> ResponseReturnValue:
     if services.two_factor_required(current_user):
         raise PermissionDenied(_("Two-factor sign-in is mandatory for your role."))
     form = PasswordConfirmForm()
-    if form.validate_on_submit():
-        try:
-            services.confirm_password(current_user, form.current_password.data or "")
-        except FieldError as exc:
-            _failed(form, exc)
-        else:
-            services.disable_two_factor(current_user)
-            db.session.commit()
-            flash(_("Two-factor sign-in is off."), "success")
-            return redirect(url_for("profile.overview"))
+    if _password_confirmed(form):
+        services.disable_two_factor(current_user)
+        db.session.commit()
+        flash(_("Two-factor sign-in is off."), "success")
+        return redirect(url_for("profile.overview"))
     return render_template(
         "accounts/confirm_password.html",
         form=form,
@@ -126,15 +133,10 @@ def recovery_codes() -> ResponseReturnValue:
     if not current_user.two_factor_enabled:
         return redirect(url_for("profile.overview"))
     form = PasswordConfirmForm()
-    if form.validate_on_submit():
-        try:
-            services.confirm_password(current_user, form.current_password.data or "")
-        except FieldError as exc:
-            _failed(form, exc)
-        else:
-            codes = services.regenerate_recovery_codes(current_user)
-            db.session.commit()
-            return render_template("accounts/recovery_codes.html", codes=codes)
+    if _password_confirmed(form):
+        codes = services.regenerate_recovery_codes(current_user)
+        db.session.commit()
+        return render_template("accounts/recovery_codes.html", codes=codes)
     return render_template(
         "accounts/confirm_password.html",
         form=form,
