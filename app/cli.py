@@ -16,6 +16,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_group)
+    app.cli.add_command(keys_group)
 
 
 @click.command("create-admin")
@@ -85,3 +86,39 @@ def audit_verify() -> None:
         err=True,
     )
     sys.exit(1)
+
+
+@click.group("keys")
+def keys_group() -> None:
+    """Field-encryption key tools."""
+
+
+@keys_group.command("rotate")
+@click.option("--batch-size", default=500, show_default=True, help="Rows re-encrypted per transaction.")
+@with_appcontext
+def keys_rotate(batch_size: int) -> None:
+    """Re-encrypt every encrypted field under the first key of FIELD_ENCRYPTION_KEYS.
+
+    Safe while the application runs: every listed key can still decrypt. When it is done,
+    `flask keys status` shows that no value needs an old key any more.
+    """
+    from app.core.encrypted_fields import rotate
+
+    for spec, report in rotate(db.session, batch_size=batch_size):
+        click.echo(f"{spec.table}.{spec.column}: {report.rotated} re-encrypted of {report.examined}")
+
+
+@keys_group.command("status")
+@with_appcontext
+def keys_status() -> None:
+    """How many stored values each key id protects."""
+    from app.core.crypto import keyring
+    from app.core.encrypted_fields import key_ids_in_use
+
+    active = keyring().active_key_id
+    counts = key_ids_in_use(db.session)
+    for key_id in sorted(counts):
+        marker = " (active)" if key_id == active else ""
+        click.echo(f"{key_id}{marker}: {counts[key_id]} values")
+    if not counts:
+        click.echo("No encrypted values stored yet.")

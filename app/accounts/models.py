@@ -13,13 +13,13 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
-    Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.roles import AgencyKind, Role
 from app.core.db import Base, TimestampMixin, utcnow
+from app.core.encrypted_fields import EncryptedText, register
 
 
 def _enum(enum_cls: type, name: str) -> Enum:
@@ -90,9 +90,9 @@ class User(TimestampMixin, Base):
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)
     password_changed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # TOTP secret, AES-GCM encrypted (app.core.crypto), bound to this row.
-    totp_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    totp_secret: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     # A new secret waiting for its first code; the confirmed one above keeps working meanwhile.
-    totp_pending_secret: Mapped[str | None] = mapped_column(Text, nullable=True)
+    totp_pending_secret: Mapped[str | None] = mapped_column(EncryptedText, nullable=True)
     totp_enabled_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     # Last accepted TOTP time step: a code is usable once.
     totp_last_step: Mapped[int | None] = mapped_column(Integer, nullable=True)
@@ -138,6 +138,10 @@ class User(TimestampMixin, Base):
     @property
     def two_factor_enabled(self) -> bool:
         return self.totp_enabled_at is not None
+
+
+register(User, "totp_secret")
+register(User, "totp_pending_secret")
 
 
 class UserSession(Base):
