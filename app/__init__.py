@@ -105,12 +105,14 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import admin, auth, profile
+    from app.identification.views import bp as identification_bp
     from app.main.views import bp as main_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth.bp)
     app.register_blueprint(profile.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(identification_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

@@ -221,7 +221,36 @@ def test_signed_in_pages_fit_a_phone(app: Flask, phone_page: Page) -> None:
         make_user(Role.AGENCY_ADMIN, agency, email="admin.with.a.long.address@example.org", totp_secret=secret)
 
     sign_in(phone_page, "admin.with.a.long.address@example.org", totp_secret=secret)
-    for path in ("/", "/admin/users", "/admin/users/new", "/account/"):
+    for path in ("/", "/admin/users", "/admin/users/new", "/account/", "/indicators/", "/indicators/?set=child_sexual"):
         phone_page.goto(path)
         assert phone_page.evaluate("document.documentElement.scrollWidth <= window.innerWidth"), path
         assert_accessible(phone_page)
+
+
+def test_focal_point_loads_a_catalogue_and_sees_line_errors(app: Flask, page: Page, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from app.identification.catalogue import BUNDLED
+
+    secret = new_totp_secret()
+    with app.app_context():
+        make_user(
+            Role.FOCAL_POINT,
+            make_agency("RO", AgencyKind.NATIONAL_FOCAL_POINT),
+            email="fp@example.org",
+            totp_secret=secret,
+        )
+    sign_in(page, "fp@example.org", totp_secret=secret)
+    page.get_by_role("link", name="Indicators").click()
+    page.get_by_role("link", name="Load a national catalogue version").click()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(BUNDLED.read_text().replace("strength: strong", "strength: huge", 1))
+    page.get_by_label("Catalogue file (YAML)").set_input_files(str(bad))
+    page.get_by_role("button", name="Check and load").click()
+    expect(page.get_by_text("There is a problem")).to_be_visible()
+    expect(page.locator("#problems")).to_contain_text("huge is not one of the allowed values.")
+    assert_accessible(page)
+    good = tmp_path / "good.yaml"
+    good.write_text(BUNDLED.read_text().replace('version: "2009.1"', 'version: "2026.1-ro"'))
+    page.get_by_label("Catalogue file (YAML)").set_input_files(str(good))
+    page.get_by_role("button", name="Check and load").click()
+    expect(page.get_by_role("status")).to_contain_text("ilo-ec-2009@2026.1-ro is now in use")
+    assert_accessible(page)

@@ -128,6 +128,8 @@ EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
     "admin.agencies": ("GET", lambda w, s: "/admin/agencies", only({Role.FOCAL_POINT, *SYS}, 200)),
     "admin.agency_new": ("GET", lambda w, s: "/admin/agencies/new", only(SYS, 200)),
     "admin.agency_edit": ("GET", lambda w, s: f"/admin/agencies/{w.agencies[s].id}", only(SYS, 200)),
+    "identification.catalogue": ("GET", lambda w, s: "/indicators/", signed_in(200)),
+    "identification.versions": ("GET", lambda w, s: "/indicators/versions", only({Role.FOCAL_POINT}, 200)),
     "admin.member_states": ("GET", lambda w, s: "/admin/member-states", only(SYS, 200)),
     "admin.member_state_edit": (
         "GET",
