@@ -105,6 +105,8 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import admin, auth, profile
+    from app.cases.views import bp as cases_bp
+    from app.identification.record_views import bp as identifications_bp
     from app.identification.views import bp as identification_bp
     from app.main.views import bp as main_bp
 
@@ -113,14 +115,34 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(profile.bp)
     app.register_blueprint(admin.bp)
     app.register_blueprint(identification_bp)
+    app.register_blueprint(identifications_bp)
+    app.register_blueprint(cases_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
+    from flask_babel import lazy_gettext as _l
 
     from app import accounts as perms
+    from app import cases as case_perms
     from app.accounts.roles import Role, has_permission
     from app.core.i18n import LANGUAGE_NAMES, country_name
+    from app.identification.assessment import ChildReason
+
+    @app.template_filter("indicator_label")
+    def _indicator_label(indicator_id: str, catalogue: Any, language: str) -> str:
+        indicator = catalogue.indicators.get(indicator_id)
+        return str(indicator.label.in_language(language)) if indicator else indicator_id
+
+    @app.template_filter("country_label")
+    def _country_label(code: str) -> str:
+        return country_name(code)
+
+    @app.template_filter("child_reason_title")
+    def _child_reason_title(value: str) -> str:
+        return str(ChildReason(value).title)
+
+    event_titles = {"case.opened": _l("Case opened after an identification")}
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:
@@ -137,4 +159,6 @@ def _register_template_helpers(app: Flask) -> None:
             "current_locale": str(get_locale() or "en"),
             "Role": Role,
             "perms": perms,
+            "case_perms": case_perms,
+            "event_titles": event_titles,
         }

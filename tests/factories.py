@@ -78,3 +78,33 @@ def sign_in_through_pages(
     if totp_secret:
         response = client.post("/sign-in/code", data={"code": pyotp.TOTP(totp_secret).now()})
         assert response.status_code == 302
+
+
+def make_case(agency: Agency, *, family_name: str = "Doe", presumed_child: bool = False) -> object:
+    """A case with a person, owned by ``agency`` (committed)."""
+    from app.cases.models import Case, Person, new_reference
+    from app.cases.vocabulary import CaseStatus
+
+    person = Person(member_state_code=agency.member_state_code)
+    person.family_name = family_name
+    db.session.add(person)
+    case = Case(
+        reference=new_reference(agency.member_state_code, 2026),
+        member_state_code=agency.member_state_code,
+        owner_agency_id=agency.id,
+        person_id=person.id,
+        status=CaseStatus.OPEN,
+        presumed_child=presumed_child,
+        level=2,
+    )
+    db.session.add(case)
+    db.session.commit()
+    return case
+
+
+def make_draft(officer: User) -> object:
+    from app.identification import records
+
+    draft = records.start_draft(officer)
+    db.session.commit()
+    return draft

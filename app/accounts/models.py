@@ -8,7 +8,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
-    Enum,
     ForeignKey,
     Integer,
     LargeBinary,
@@ -18,20 +17,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.roles import AgencyKind, Role
-from app.core.db import Base, TimestampMixin, utcnow
+from app.core.db import Base, TimestampMixin, enum_column, utcnow
 from app.core.encrypted_fields import EncryptedText, register
-
-
-def _enum(enum_cls: type, name: str) -> Enum:
-    return Enum(
-        enum_cls,
-        name=name,
-        native_enum=False,
-        create_constraint=True,
-        length=40,
-        values_callable=lambda members: [member.value for member in members],
-        validate_strings=True,
-    )
 
 
 class MemberState(Base):
@@ -65,7 +52,7 @@ class Agency(TimestampMixin, Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(200))
     member_state_code: Mapped[str] = mapped_column(ForeignKey("member_state.code"), index=True)
-    kind: Mapped[AgencyKind] = mapped_column(_enum(AgencyKind, "agency_kind"))
+    kind: Mapped[AgencyKind] = mapped_column(enum_column(AgencyKind, "agency_kind"))
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
@@ -84,7 +71,7 @@ class User(TimestampMixin, Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
     display_name: Mapped[str] = mapped_column(String(120))
     agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"), index=True)
-    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    role: Mapped[Role] = mapped_column(enum_column(Role, "role"))
     preferred_language: Mapped[str] = mapped_column(String(8), default="en")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
     password_hash: Mapped[str | None] = mapped_column(String(255), nullable=True)

@@ -8,7 +8,7 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
 from app import accounts as perms
-from app import identification
+from app import cases, identification
 
 
 class Role(enum.StrEnum):
@@ -71,10 +71,16 @@ AGENCY_KIND_TITLES: dict[AgencyKind, LazyString] = {
 _EVERYONE = frozenset({perms.SELF_SERVICE.name, identification.VIEW_CATALOGUE.name})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.FRONTLINE: _EVERYONE,
+    Role.FRONTLINE: _EVERYONE | {cases.IDENTIFY.name, cases.VIEW_CASES.name},
     Role.CASEWORKER: _EVERYONE,
     Role.AGENCY_ADMIN: _EVERYONE | {perms.MANAGE_USERS.name},
-    Role.FOCAL_POINT: _EVERYONE | {perms.VIEW_DIRECTORY_OF_AGENCIES.name, identification.MANAGE_CATALOGUE.name},
+    Role.FOCAL_POINT: _EVERYONE
+    | {
+        perms.VIEW_DIRECTORY_OF_AGENCIES.name,
+        identification.MANAGE_CATALOGUE.name,
+        cases.IDENTIFY.name,
+        cases.VIEW_CASES.name,
+    },
     Role.SUPERVISOR: _EVERYONE,
     Role.SYSTEM_ADMIN: _EVERYONE
     | {

@@ -14,15 +14,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from sqlalchemy import Dialect, Text, select
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.types import TypeDecorator
 
 from app.core.crypto import FORMAT_VERSION, associated_data, decrypt, encrypt, key_id_of, keyring
-
-M = TypeVar("M")
 
 
 class EncryptedText(TypeDecorator[str]):
@@ -56,33 +54,33 @@ def register(model: type[Any], attribute: str, column: str | None = None) -> Non
     REGISTRY.append(EncryptedColumn(model, attribute, column or attribute))
 
 
-class encrypted(Generic[M]):
+class encrypted:
     """Descriptor: reading decrypts, writing encrypts, bound to table/column/row id."""
 
     def __init__(self, storage: str, column: str) -> None:
         self.storage = storage
         self.column = column
 
-    def __set_name__(self, owner: type[M], name: str) -> None:
+    def __set_name__(self, owner: type[Any], name: str) -> None:
         register(owner, self.storage, self.column)
 
-    def __get__(self, obj: M | None, owner: type[M]) -> Any:
+    def __get__(self, obj: Any, owner: type[Any]) -> Any:
         if obj is None:
             return self
         stored = getattr(obj, self.storage)
         if stored is None:
             return None
-        table = type(obj).__tablename__  # type: ignore[attr-defined]
-        return decrypt(stored, associated_data(table, self.column, obj.id))  # type: ignore[attr-defined]
+        table = type(obj).__tablename__
+        return decrypt(stored, associated_data(table, self.column, obj.id))
 
-    def __set__(self, obj: M, value: str | None) -> None:
+    def __set__(self, obj: Any, value: str | None) -> None:
         if value is None:
             setattr(obj, self.storage, None)
             return
-        row_id = obj.id  # type: ignore[attr-defined]
+        row_id = obj.id
         if row_id is None:
             raise ValueError("the row needs its id before an encrypted value is set")
-        table = type(obj).__tablename__  # type: ignore[attr-defined]
+        table = type(obj).__tablename__
         setattr(obj, self.storage, encrypt(value, associated_data(table, self.column, row_id)))
 
 

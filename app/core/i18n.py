@@ -57,3 +57,16 @@ def language_name(code: str, language: str | None = None) -> str:
         return code
     lang = language or str(get_locale() or "en")
     return _language_translations(lang).gettext(entry.name)
+
+
+def all_countries() -> list[tuple[str, str]]:
+    """Every ISO 3166-1 country as (alpha-2, localised name), sorted by name."""
+    return sorted(((c.alpha_2, country_name(c.alpha_2)) for c in pycountry.countries), key=lambda item: item[1])
+
+
+def all_languages() -> list[tuple[str, str]]:
+    """ISO 639-1 languages as (code, localised name), sorted by name."""
+    return sorted(
+        ((lang.alpha_2, language_name(lang.alpha_2)) for lang in pycountry.languages if hasattr(lang, "alpha_2")),
+        key=lambda item: item[1],
+    )

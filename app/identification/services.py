@@ -103,3 +103,19 @@ def load_catalogue(actor: User, member_state_code: str, raw: bytes) -> Catalogue
         details={"catalogue": catalogue.key, "member_state": member_state_code, "sha256": row.sha256},
     )
     return row
+
+
+def catalogue_for_key(member_state_code: str, key: str) -> Catalogue:
+    """The catalogue version a record was made with, even after a newer one was loaded."""
+    bundled = bundled_catalogue()
+    if key == bundled.key:
+        return bundled
+    catalogue_id, _, version = key.partition("@")
+    row = db.session.execute(
+        select(CatalogueVersion).where(
+            CatalogueVersion.member_state_code == member_state_code,
+            CatalogueVersion.catalogue_id == catalogue_id,
+            CatalogueVersion.version == version,
+        )
+    ).scalar_one()
+    return _parsed(row.sha256, row.source_text)

@@ -239,7 +239,7 @@ def test_focal_point_loads_a_catalogue_and_sees_line_errors(app: Flask, page: Pa
             totp_secret=secret,
         )
     sign_in(page, "fp@example.org", totp_secret=secret)
-    page.get_by_role("link", name="Indicators").click()
+    page.get_by_role("link", name="Indicators", exact=True).click()
     page.get_by_role("link", name="Load a national catalogue version").click()
     bad = tmp_path / "bad.yaml"
     bad.write_text(BUNDLED.read_text().replace("strength: strong", "strength: huge", 1))
@@ -253,4 +253,46 @@ def test_focal_point_loads_a_catalogue_and_sees_line_errors(app: Flask, page: Pa
     page.get_by_label("Catalogue file (YAML)").set_input_files(str(good))
     page.get_by_role("button", name="Check and load").click()
     expect(page.get_by_role("status")).to_contain_text("ilo-ec-2009@2026.1-ro is now in use")
+    assert_accessible(page)
+
+
+def test_border_guard_identifies_a_person_of_uncertain_age_on_a_phone(app: Flask, phone_page: Page) -> None:
+    secret = new_totp_secret()
+    with app.app_context():
+        make_user(
+            Role.FRONTLINE, make_agency("RO", AgencyKind.BORDER_GUARD), email="guard@example.org", totp_secret=secret
+        )
+    page = phone_page
+    sign_in(page, "guard@example.org", totp_secret=secret)
+    page.get_by_role("link", name="My cases").first.click()
+    page.get_by_role("button", name="Start an identification").click()
+    expect(page.get_by_role("heading", level=1)).to_have_text("Early identification")
+    assert_accessible(page)
+
+    page.get_by_label("Date of the encounter").fill("2026-11-20")
+    page.get_by_label("How the person was met").select_option("border_check")
+    page.get_by_label("Other names or aliases").fill("Mira")
+    page.get_by_label("There are reasons to believe this person may be a child").check()
+    page.get_by_label("Forced labour or services").check()
+    page.get_by_role("button", name="Save and show the matching indicators").click()
+    expect(page.locator("#child-rules")).to_contain_text("Child rules apply.")
+    expect(page.locator("#indicators")).not_to_contain_text("provisional: not an official list")
+
+    labour = page.locator("details.indicator-set").first
+    for label in ("Deceived about the nature of the job, location or employer", "Excessive working days or hours"):
+        labour.get_by_label(re.compile("^" + re.escape(label))).first.check()
+    deceived = labour.get_by_label(re.compile(r"^Deceived about wages")).first
+    deceived.check()
+    page.get_by_role("button", name="Show the assessment").click()
+    assessment = page.locator("#assessment")
+    expect(assessment).to_contain_text("Child rules applied")
+    assert_accessible(page)
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+
+    page.get_by_role("button", name="Submit identification").click()
+    expect(page.get_by_role("status")).to_contain_text("The identification is submitted")
+    expect(page.get_by_text("Presumed a child: child rules apply")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("link", name="Back to my cases").click()
+    expect(page.locator("table")).to_contain_text("child")
     assert_accessible(page)

@@ -20,7 +20,7 @@ from app.accounts.roles import AgencyKind, Role
 from app.audit.models import AuditEntry
 from app.core.gate import endpoint_rule
 from app.extensions import db
-from tests.factories import make_agency, make_user, new_totp_secret, sign_in_directly
+from tests.factories import make_agency, make_case, make_draft, make_user, new_totp_secret, sign_in_directly
 
 SCOPES = ("own_agency", "other_agency", "other_state")
 ROLES = tuple(Role)
@@ -33,6 +33,8 @@ class World:
     agencies: dict[str, Agency]  # scope -> agency
     admins: dict[str, User]  # scope -> an agency administrator there (target for user endpoints)
     sessions: dict[str, int]  # scope -> a session id (own_agency: the actor's own)
+    cases: dict[str, str]  # scope -> a case owned by that scope's agency
+    drafts: dict[str, str]  # scope -> an identification draft (own_agency: the actor's own, if any)
 
 
 def build_world(role: Role | None) -> World:
@@ -44,7 +46,11 @@ def build_world(role: Role | None) -> World:
         scope: make_user(Role.AGENCY_ADMIN, agency, totp_secret=new_totp_secret()) for scope, agency in agencies.items()
     }
     actor = make_user(role, own, totp_secret=new_totp_secret()) if role else None
-    return World(actor=actor, agencies=agencies, admins=admins, sessions={})
+    cases = {scope: make_case(agency).id for scope, agency in agencies.items()}
+    drafts = {scope: make_draft(make_user(Role.FRONTLINE, agency)).id for scope, agency in agencies.items()}
+    if actor is not None and actor.role in (Role.FRONTLINE, Role.FOCAL_POINT):
+        drafts["own_agency"] = make_draft(actor).id
+    return World(actor=actor, agencies=agencies, admins=admins, sessions={}, cases=cases, drafts=drafts)
 
 
 # An expectation: a status for every (role, scope), or a function of them.
@@ -90,7 +96,26 @@ def own_session_only(role: str, scope: str) -> int:
     return 302 if scope == "own_agency" else 404
 
 
+def case_in_scope(role: str, scope: str) -> int:
+    if role == ANON:
+        return 302
+    if role == Role.FRONTLINE.value:
+        return 200 if scope == "own_agency" else 404
+    if role == Role.FOCAL_POINT.value:
+        return 200 if scope != "other_state" else 404
+    return 403
+
+
+def own_draft_only(role: str, scope: str) -> int:
+    if role == ANON:
+        return 302
+    if role in (Role.FRONTLINE.value, Role.FOCAL_POINT.value):
+        return 200 if scope == "own_agency" else 404
+    return 403
+
+
 SYS = {Role.SYSTEM_ADMIN}
+IDENTIFIERS = {Role.FRONTLINE, Role.FOCAL_POINT}
 # endpoint -> (method, url builder, expectation)
 EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
     "static": ("GET", lambda w, s: "/static/css/app.css", everyone(200)),
@@ -130,6 +155,10 @@ EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
     "admin.agency_edit": ("GET", lambda w, s: f"/admin/agencies/{w.agencies[s].id}", only(SYS, 200)),
     "identification.catalogue": ("GET", lambda w, s: "/indicators/", signed_in(200)),
     "identification.versions": ("GET", lambda w, s: "/indicators/versions", only({Role.FOCAL_POINT}, 200)),
+    "identifications.new": ("POST", lambda w, s: "/identifications/new", only(IDENTIFIERS, 302)),
+    "identifications.edit": ("GET", lambda w, s: f"/identifications/{w.drafts[s]}", own_draft_only),
+    "cases.my_cases": ("GET", lambda w, s: "/cases/", only(IDENTIFIERS, 200)),
+    "cases.detail": ("GET", lambda w, s: f"/cases/{w.cases[s]}", case_in_scope),
     "admin.member_states": ("GET", lambda w, s: "/admin/member-states", only(SYS, 200)),
     "admin.member_state_edit": (
         "GET",

@@ -1,0 +1,73 @@
+"""Reading cases: every list and every view is recorded in the audit trail."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+
+from app.accounts.models import User
+from app.audit.services import record
+from app.cases.models import Case, CaseEvent
+from app.cases.policies import visible_cases_filter
+from app.core.errors import NotFound
+from app.extensions import db
+from app.identification.models import IdentificationRecord, RecordStatus
+
+MY_CASES_LIMIT = 200
+
+
+def my_cases(actor: User) -> list[Case]:
+    """Cases the actor may see: open ones first, highest assessment level, newest."""
+    rows = list(
+        db.session.execute(
+            select(Case)
+            .options(joinedload(Case.owner_agency))
+            .where(visible_cases_filter(actor))
+            .order_by((Case.status == "closed").asc(), Case.level.desc(), Case.opened_at.desc())
+            .limit(MY_CASES_LIMIT)
+        ).scalars()
+    )
+    record("case.list_viewed", actor=actor, object_type="case", details={"shown": [c.id for c in rows]})
+    return rows
+
+
+def view_case(actor: User, case_id: str) -> tuple[Case, list[IdentificationRecord], list[CaseEvent]]:
+    case = db.session.execute(
+        select(Case)
+        .options(joinedload(Case.person), joinedload(Case.owner_agency))
+        .where(Case.id == case_id, visible_cases_filter(actor))
+    ).scalar_one_or_none()
+    if case is None:
+        raise NotFound()
+    identifications = list(
+        db.session.execute(
+            select(IdentificationRecord)
+            .options(joinedload(IdentificationRecord.officer))
+            .where(IdentificationRecord.case_id == case.id, IdentificationRecord.status == RecordStatus.SUBMITTED)
+            .order_by(IdentificationRecord.submitted_at)
+        ).scalars()
+    )
+    events = list(
+        db.session.execute(
+            select(CaseEvent)
+            .options(joinedload(CaseEvent.actor))
+            .where(CaseEvent.case_id == case.id)
+            .order_by(CaseEvent.at)
+        ).scalars()
+    )
+    record(
+        "case.viewed",
+        actor=actor,
+        object_type="case",
+        object_id=case.id,
+        details={"person": case.person_id, "identifications": [i.id for i in identifications]},
+    )
+    return case, identifications, events
+
+
+def content_of(row: IdentificationRecord) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads(row.content or "{}")
+    return loaded

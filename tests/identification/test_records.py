@@ -1,0 +1,194 @@
+"""Identification records: drafts that keep what was typed, the assessment preview, submission."""
+
+from __future__ import annotations
+
+import html
+import json
+from datetime import date, timedelta
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, text
+
+from app.accounts.models import User
+from app.accounts.roles import AgencyKind, Role
+from app.audit.models import AuditEntry
+from app.cases.models import Case, Person
+from app.extensions import db
+from app.identification.models import IdentificationRecord, RecordStatus
+from tests.factories import make_agency, make_user, sign_in_directly
+
+STRONG = [
+    "adult_labour.deceived_nature_of_job",
+    "adult_labour.deceived_wages",
+    "adult_labour.excessive_working_hours",
+    "adult_labour.low_or_no_salary",
+    "adult_labour.confiscation_of_documents_destination",
+    "adult_labour.debt_bondage_destination",
+]
+
+
+@pytest.fixture
+def officer(app: Flask, client: FlaskClient) -> User:
+    with app.app_context():
+        user = make_user(Role.FRONTLINE, make_agency("FR", AgencyKind.LABOUR_INSPECTORATE))
+        sign_in_directly(client, user)
+    return user
+
+
+def start(client: FlaskClient) -> str:
+    response = client.post("/identifications/new")
+    assert response.status_code == 302
+    return response.location.rsplit("/", 1)[-1]
+
+
+def form(**overrides: object) -> dict[str, object]:
+    data: dict[str, object] = {
+        "encounter_date": (date.today() - timedelta(days=1)).isoformat(),
+        "encounter_time": "14:30",
+        "encounter_country": "FR",
+        "place": "Lyon",
+        "context": "labour_inspection",
+        "given_names": "Ana",
+        "family_name": "Popescu",
+        "aliases": "",
+        "date_of_birth": "1995-03-02",
+        "estimated_age": "",
+        "age_estimation": "document",
+        "gender": "Feminine",
+        "citizenships": ["RO"],
+        "languages": ["ro"],
+        "document_type": "passport",
+        "document_number": "RO1234567",
+        "contact_details": "",
+        "forms_of_exploitation": ["forced_labour"],
+        "indicators": STRONG,
+        "risk_level": "high",
+        "risk_note": "Employer watches the house",
+        "observations": "",
+        "accommodation_tonight": "y",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_submission_opens_a_case_with_encrypted_person(app: Flask, client: FlaskClient, officer: User) -> None:
+    record_id = start(client)
+    preview = client.post(f"/identifications/{record_id}", data={**form(), "action": "preview"})
+    body = html.unescape(preview.get_data(as_text=True))
+    assert "Indicators of trafficking present: presumed victim, refer for assistance" in body
+    assert "Adult rules applied." in body
+    done = client.post(f"/identifications/{record_id}", data={**form(), "action": "submit"})
+    assert done.status_code == 302 and done.location.startswith("/cases/")
+    page = html.unescape(client.get(done.location).get_data(as_text=True))
+    assert "Ana Popescu" in page and "presumed victim" in page
+    with app.app_context():
+        row = db.session.get(IdentificationRecord, record_id)
+        assert row.status == RecordStatus.SUBMITTED and row.draft is None and row.level == 2
+        case = db.session.get(Case, row.case_id)
+        assert case.owner_agency_id == officer.agency_id and not case.presumed_child
+        with db.engine.connect() as conn:
+            stored = conn.execute(text("SELECT family_name, document_number FROM person")).one()
+            assert "Popescu" not in stored[0] and stored[0].startswith("v1:")  # encrypted at rest
+            content = conn.execute(text("SELECT content FROM identification")).scalar_one()
+            assert "Lyon" not in content
+        person = db.session.get(Person, case.person_id)
+        assert person.family_name == "Popescu" and person.name_index and person.document_index
+        actions = set(db.session.execute(select(AuditEntry.action)).scalars())
+        assert {"identification.submitted", "case.opened", "case.viewed"} <= actions
+    listing = client.get("/cases/").get_data(as_text=True)
+    assert case.reference in listing
+
+
+def test_uncertain_age_applies_child_rules(app: Flask, client: FlaskClient, officer: User) -> None:
+    record_id = start(client)
+    child_form = form(
+        date_of_birth="",
+        estimated_age="",
+        age_estimation="",
+        may_be_child="y",
+        forms_of_exploitation=["forced_labour"],
+        indicators=[],
+    )
+    response = client.post(f"/identifications/{record_id}", data={**child_form, "action": "save"})
+    body = html.unescape(response.get_data(as_text=True))
+    assert "Child rules apply." in body
+    assert "child_labour." in body and "adult_labour." not in body  # only the relevant sets are shown
+
+
+def test_bad_input_is_explained_and_kept_in_the_draft(app: Flask, client: FlaskClient, officer: User) -> None:
+    record_id = start(client)
+    late_birth = client.post(
+        f"/identifications/{record_id}", data={**form(date_of_birth=date.today().isoformat()), "action": "submit"}
+    )
+    assert "The date of birth must be before the encounter." in html.unescape(late_birth.get_data(as_text=True))
+    unknown = client.post(
+        f"/identifications/{record_id}", data={**form(indicators=["adult_labour.made_up"]), "action": "submit"}
+    )
+    assert "not in this record's catalogue version" in html.unescape(unknown.get_data(as_text=True))
+    country = client.post(f"/identifications/{record_id}", data={**form(encounter_country="ZZ"), "action": "submit"})
+    assert "Not a valid choice" in country.get_data(as_text=True)
+    future = (date.today() + timedelta(days=3)).isoformat()
+    response = client.post(
+        f"/identifications/{record_id}",
+        data={**form(encounter_date=future, family_name="Kept Name"), "action": "submit"},
+    )
+    body = html.unescape(response.get_data(as_text=True))
+    assert "The encounter cannot be in the future." in body and 'value="Kept Name"' in body
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Case)).scalar_one() == 0
+        assert db.session.execute(select(func.count()).select_from(Person)).scalar_one() == 0
+    # the draft survives sign-out and comes back as typed
+    client.post("/sign-out")
+    with app.app_context():
+        sign_in_directly(client, db.session.get(User, officer.id))
+        saved = json.loads(db.session.get(IdentificationRecord, record_id).draft)
+        assert saved["family_name"] == ["Kept Name"]
+    again = client.get(f"/identifications/{record_id}").get_data(as_text=True)
+    assert 'value="Kept Name"' in again
+
+
+def test_tampered_officer_or_agency_fields_are_ignored(app: Flask, client: FlaskClient, officer: User) -> None:
+    with app.app_context():
+        elsewhere = make_agency("DE", AgencyKind.POLICE)
+    record_id = start(client)
+    client.post(
+        f"/identifications/{record_id}",
+        data={**form(), "agency_id": elsewhere.id, "officer_id": 999, "action": "submit"},
+    )
+    with app.app_context():
+        case = db.session.execute(select(Case)).scalar_one()
+        assert case.owner_agency_id == officer.agency_id and case.member_state_code == "FR"
+
+
+def test_other_officers_cannot_open_a_draft_and_submitted_records_are_locked(
+    app: Flask, client: FlaskClient, officer: User
+) -> None:
+    record_id = start(client)
+    other = app.test_client()
+    with app.app_context():
+        sign_in_directly(other, make_user(Role.FRONTLINE, db.session.get(User, officer.id).agency))
+    assert other.get(f"/identifications/{record_id}").status_code == 404
+    client.post(f"/identifications/{record_id}", data={**form(), "action": "submit"})
+    assert client.get(f"/identifications/{record_id}").status_code == 404
+    again = client.post(f"/identifications/{record_id}", data={**form(), "action": "submit"})
+    assert again.status_code == 404
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Case)).scalar_one() == 1
+
+
+def test_cases_are_visible_to_own_agency_and_the_focal_point(app: Flask, client: FlaskClient, officer: User) -> None:
+    record_id = start(client)
+    case_url = client.post(f"/identifications/{record_id}", data={**form(), "action": "submit"}).location
+    with app.app_context():
+        colleague_elsewhere = make_user(Role.FRONTLINE, make_agency("FR", AgencyKind.POLICE))
+        focal_fr = make_user(Role.FOCAL_POINT, make_agency("FR", AgencyKind.NATIONAL_FOCAL_POINT))
+        focal_de = make_user(Role.FOCAL_POINT, make_agency("DE", AgencyKind.NATIONAL_FOCAL_POINT))
+    for user, status in ((colleague_elsewhere, 404), (focal_fr, 200), (focal_de, 404)):
+        viewer = app.test_client()
+        with app.app_context():
+            sign_in_directly(viewer, db.session.get(User, user.id))
+        assert viewer.get(case_url).status_code == status
+        listed = case_url.rsplit("/", 1)[-1] in viewer.get("/cases/").get_data(as_text=True)
+        assert listed is (status == 200)  # the list never shows what the detail page refuses
