@@ -192,3 +192,27 @@ def test_cases_are_visible_to_own_agency_and_the_focal_point(app: Flask, client:
         assert viewer.get(case_url).status_code == status
         listed = case_url.rsplit("/", 1)[-1] in viewer.get("/cases/").get_data(as_text=True)
         assert listed is (status == 200)  # the list never shows what the detail page refuses
+
+
+def test_a_record_keeps_its_catalogue_version_after_a_new_one_is_loaded(
+    app: Flask, client: FlaskClient, officer: User
+) -> None:
+    from app.identification import services
+    from app.identification.catalogue import BUNDLED
+
+    record_id = start(client)
+    case_url = client.post(f"/identifications/{record_id}", data={**form(), "action": "submit"}).location
+    with app.app_context():
+        focal = make_user(Role.FOCAL_POINT, make_agency("FR", AgencyKind.NATIONAL_FOCAL_POINT))
+        national = (
+            BUNDLED.read_text()
+            .replace('version: "2009.1"', 'version: "2027.1"')
+            .replace("Deceived about the nature of the job, location or employer", "Renamed in the national version")
+        )
+        services.load_catalogue(focal, "FR", national.encode())
+        db.session.commit()
+    page = html.unescape(client.get(case_url).get_data(as_text=True))
+    assert "ilo-ec-2009@2009.1" in page
+    assert "Deceived about the nature of the job, location or employer" in page
+    new_record = start(client)
+    assert "ilo-ec-2009@2027.1" in client.get(f"/identifications/{new_record}").get_data(as_text=True)
