@@ -142,7 +142,12 @@ def _register_template_helpers(app: Flask) -> None:
     def _child_reason_title(value: str) -> str:
         return str(ChildReason(value).title)
 
-    event_titles = {"case.opened": _l("Case opened after an identification")}
+    event_titles = {
+        "case.opened": _l("Case opened after an identification"),
+        "case.start_assistance": _l("Assistance started"),
+        "case.close": _l("Case closed"),
+        "case.reopen": _l("Case reopened"),
+    }
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:

@@ -1,18 +1,23 @@
-"""Reading cases: every list and every view is recorded in the audit trail."""
+"""Cases: reading (every list and view is recorded in the audit trail) and status changes."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
+from app.accounts.services import FieldError
 from app.audit.services import record
 from app.cases.models import Case, CaseEvent
 from app.cases.policies import visible_cases_filter
-from app.core.errors import NotFound
+from app.cases.states import CASE_TRANSITIONS
+from app.cases.vocabulary import CaseStatus, CloseReason
+from app.core.errors import Conflict, NotFound
+from app.core.statemachine import apply_transition
 from app.extensions import db
 from app.identification.models import IdentificationRecord, RecordStatus
 
@@ -32,6 +37,13 @@ def my_cases(actor: User) -> list[Case]:
     )
     record("case.list_viewed", actor=actor, object_type="case", details={"shown": [c.id for c in rows]})
     return rows
+
+
+def visible_case(actor: User, case_id: str) -> Case:
+    case = db.session.execute(select(Case).where(Case.id == case_id, visible_cases_filter(actor))).scalar_one_or_none()
+    if case is None:
+        raise NotFound()
+    return case
 
 
 def view_case(actor: User, case_id: str) -> tuple[Case, list[IdentificationRecord], list[CaseEvent]]:
@@ -71,3 +83,21 @@ def view_case(actor: User, case_id: str) -> tuple[Case, list[IdentificationRecor
 def content_of(row: IdentificationRecord) -> dict[str, Any]:
     loaded: dict[str, Any] = json.loads(row.content or "{}")
     return loaded
+
+
+def change_status(actor: User, case: Case, action: str, *, reason: str, version: int) -> None:
+    """Move a case through its transition table; closing needs one of the set reasons."""
+    if case.version != version:
+        raise Conflict()
+    transition = CASE_TRANSITIONS.find(case.status, action)
+    closing = transition is not None and transition.target == CaseStatus.CLOSED
+    if closing and reason not in {r.value for r in CloseReason}:
+        raise FieldError("reason", _l("Say why the case is closed."))
+    case.closed_reason = reason if closing else None  # set first: the CHECK constraint sees both at flush
+    apply_transition(CASE_TRANSITIONS, case, action, actor=actor, details={"reason": reason} if closing else None)
+    db.session.add(
+        CaseEvent(
+            case_id=case.id, actor_id=actor.id, kind=f"case.{action}", details={"reason": reason} if closing else {}
+        )
+    )
+    db.session.flush()

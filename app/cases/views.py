@@ -1,14 +1,19 @@
-"""My cases, and a case with its person, identifications and timeline."""
+"""My cases, and a case with its person, identifications, timeline and status."""
 
 from __future__ import annotations
 
-from flask import Blueprint, render_template
+from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
+from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import cases as perms
+from app.accounts.services import FieldError
 from app.cases import services
+from app.cases.forms import CaseStatusForm
+from app.cases.states import CASE_TRANSITIONS
+from app.cases.vocabulary import CLOSE_REASON_TITLES
 from app.core.permissions import requires
 from app.extensions import db
 from app.identification import records
@@ -20,11 +25,10 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 @bp.route("/")
 @requires(perms.VIEW_CASES)
 def my_cases() -> ResponseReturnValue:
+    cases = services.my_cases(current_user)
+    db.session.commit()  # the audit entry of what was shown
     return render_template(
-        "cases/my_cases.html",
-        cases=services.my_cases(current_user),
-        Level=Level,
-        can_identify=records.can_identify(current_user),
+        "cases/my_cases.html", cases=cases, Level=Level, can_identify=records.can_identify(current_user)
     )
 
 
@@ -47,4 +51,30 @@ def detail(case_id: str) -> ResponseReturnValue:
         Level=Level,
         ChildReason=ChildReason,
         language=str(get_locale() or "en"),
+        transitions=CASE_TRANSITIONS.available(case.status, current_user, case),
+        status_form=CaseStatusForm(),
+        close_reasons=CLOSE_REASON_TITLES,
     )
+
+
+@bp.route("/<case_id>/status", methods=["POST"])
+@requires(perms.VIEW_CASES)
+def change_status(case_id: str) -> ResponseReturnValue:
+    case = services.visible_case(current_user, case_id)
+    form = CaseStatusForm()
+    if form.validate_on_submit():
+        try:
+            services.change_status(
+                current_user,
+                case,
+                form.action.data or "",
+                reason=form.reason.data or "",
+                version=int(form.version.data or 0),
+            )
+        except FieldError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            db.session.commit()
+            flash(_("The case status is changed."), "success")
+    return redirect(url_for("cases.detail", case_id=case_id))

@@ -134,3 +134,28 @@ CASE_STATUS_TITLES = {
     CaseStatus.CLOSED: _l("Closed"),
     CaseStatus.REOPENED: _l("Reopened"),
 }
+
+
+class CloseReason(enum.StrEnum):
+    ASSISTANCE_COMPLETED = "assistance_completed"
+    REFERRED_ELSEWHERE = "referred_elsewhere"
+    PERSON_DECLINED = "person_declined"
+    NOT_REACHABLE = "not_reachable"
+    DUPLICATE = "duplicate"
+    NO_INDICATION_OF_TRAFFICKING = "no_indication_of_trafficking"
+    OTHER = "other"
+
+    @property
+    def title(self) -> LazyString:
+        return CLOSE_REASON_TITLES[self]
+
+
+CLOSE_REASON_TITLES = {
+    CloseReason.ASSISTANCE_COMPLETED: _l("Assistance completed"),
+    CloseReason.REFERRED_ELSEWHERE: _l("Handed over to another service or country"),
+    CloseReason.PERSON_DECLINED: _l("The person declined assistance"),
+    CloseReason.NOT_REACHABLE: _l("The person could not be reached"),
+    CloseReason.DUPLICATE: _l("Duplicate of another case"),
+    CloseReason.NO_INDICATION_OF_TRAFFICKING: _l("No indication of trafficking after assessment"),
+    CloseReason.OTHER: _l("Other reason"),
+}

@@ -159,6 +159,11 @@ EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
     "identifications.edit": ("GET", lambda w, s: f"/identifications/{w.drafts[s]}", own_draft_only),
     "cases.my_cases": ("GET", lambda w, s: "/cases/", only(IDENTIFIERS, 200)),
     "cases.detail": ("GET", lambda w, s: f"/cases/{w.cases[s]}", case_in_scope),
+    "cases.change_status": (
+        "POST",
+        lambda w, s: f"/cases/{w.cases[s]}/status",
+        lambda r, s: 302 if case_in_scope(r, s) == 200 else case_in_scope(r, s),
+    ),
     "admin.member_states": ("GET", lambda w, s: "/admin/member-states", only(SYS, 200)),
     "admin.member_state_edit": (
         "GET",

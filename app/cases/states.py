@@ -1,0 +1,32 @@
+"""Case status: the one transition table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import lazy_gettext as _l
+
+from app.accounts.roles import Role
+from app.cases.policies import can_view_case
+from app.cases.vocabulary import CaseStatus
+from app.core.statemachine import Transition, TransitionTable
+
+
+def _case_worker(actor: Any, case: Any) -> bool:
+    """Staff who see the case and work on it: its agency's frontline staff, the country's focal point."""
+    return actor.role in (Role.FRONTLINE, Role.FOCAL_POINT) and can_view_case(actor, case)
+
+
+OPEN, ASSISTING, CLOSED, REOPENED = CaseStatus.OPEN, CaseStatus.ASSISTING, CaseStatus.CLOSED, CaseStatus.REOPENED
+
+CASE_TRANSITIONS: TransitionTable[CaseStatus] = TransitionTable(
+    "case",
+    [
+        Transition(OPEN, "start_assistance", ASSISTING, _l("Assistance has started"), _case_worker),
+        Transition(REOPENED, "start_assistance", ASSISTING, _l("Assistance has started"), _case_worker),
+        Transition(OPEN, "close", CLOSED, _l("Close the case"), _case_worker),
+        Transition(ASSISTING, "close", CLOSED, _l("Close the case"), _case_worker),
+        Transition(REOPENED, "close", CLOSED, _l("Close the case"), _case_worker),
+        Transition(CLOSED, "reopen", REOPENED, _l("Reopen the case"), _case_worker),
+    ],
+)
