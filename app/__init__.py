@@ -109,6 +109,7 @@ def _register_blueprints(app: Flask) -> None:
     from app.identification.record_views import bp as identifications_bp
     from app.identification.views import bp as identification_bp
     from app.main.views import bp as main_bp
+    from app.privacy.views import bp as privacy_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth.bp)
@@ -117,6 +118,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(identification_bp)
     app.register_blueprint(identifications_bp)
     app.register_blueprint(cases_bp)
+    app.register_blueprint(privacy_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:
@@ -147,6 +149,8 @@ def _register_template_helpers(app: Flask) -> None:
         "case.start_assistance": _l("Assistance started"),
         "case.close": _l("Case closed"),
         "case.reopen": _l("Case reopened"),
+        "consent.recorded": _l("Consent recorded"),
+        "consent.withdrawn": _l("Consent withdrawn"),
     }
 
     @app.context_processor

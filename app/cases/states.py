@@ -12,7 +12,7 @@ from app.cases.vocabulary import CaseStatus
 from app.core.statemachine import Transition, TransitionTable
 
 
-def _case_worker(actor: Any, case: Any) -> bool:
+def case_worker(actor: Any, case: Any) -> bool:
     """Staff who see the case and work on it: its agency's frontline staff, the country's focal point."""
     return actor.role in (Role.FRONTLINE, Role.FOCAL_POINT) and can_view_case(actor, case)
 
@@ -22,11 +22,11 @@ OPEN, ASSISTING, CLOSED, REOPENED = CaseStatus.OPEN, CaseStatus.ASSISTING, CaseS
 CASE_TRANSITIONS: TransitionTable[CaseStatus] = TransitionTable(
     "case",
     [
-        Transition(OPEN, "start_assistance", ASSISTING, _l("Assistance has started"), _case_worker),
-        Transition(REOPENED, "start_assistance", ASSISTING, _l("Assistance has started"), _case_worker),
-        Transition(OPEN, "close", CLOSED, _l("Close the case"), _case_worker),
-        Transition(ASSISTING, "close", CLOSED, _l("Close the case"), _case_worker),
-        Transition(REOPENED, "close", CLOSED, _l("Close the case"), _case_worker),
-        Transition(CLOSED, "reopen", REOPENED, _l("Reopen the case"), _case_worker),
+        Transition(OPEN, "start_assistance", ASSISTING, _l("Assistance has started"), case_worker),
+        Transition(REOPENED, "start_assistance", ASSISTING, _l("Assistance has started"), case_worker),
+        Transition(OPEN, "close", CLOSED, _l("Close the case"), case_worker),
+        Transition(ASSISTING, "close", CLOSED, _l("Close the case"), case_worker),
+        Transition(REOPENED, "close", CLOSED, _l("Close the case"), case_worker),
+        Transition(CLOSED, "reopen", REOPENED, _l("Reopen the case"), case_worker),
     ],
 )

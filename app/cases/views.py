@@ -12,12 +12,14 @@ from app import cases as perms
 from app.accounts.services import FieldError
 from app.cases import services
 from app.cases.forms import CaseStatusForm
-from app.cases.states import CASE_TRANSITIONS
+from app.cases.states import CASE_TRANSITIONS, case_worker
 from app.cases.vocabulary import CLOSE_REASON_TITLES
 from app.core.permissions import requires
 from app.extensions import db
 from app.identification import records
 from app.identification.assessment import ChildReason, Level, assess
+from app.privacy.forms import GIVEN_BY_TITLES, WithdrawForm
+from app.privacy.services import consents_for
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -54,6 +56,10 @@ def detail(case_id: str) -> ResponseReturnValue:
         transitions=CASE_TRANSITIONS.available(case.status, current_user, case),
         status_form=CaseStatusForm(),
         close_reasons=CLOSE_REASON_TITLES,
+        consents=consents_for(case),
+        given_by_titles=GIVEN_BY_TITLES,
+        withdraw_form=WithdrawForm(),
+        can_act=case_worker(current_user, case),
     )
 
 

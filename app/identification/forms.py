@@ -44,6 +44,13 @@ class IdentificationForm(FlaskForm):
     )
     context = SelectField(_l("How the person was met"), validators=[InputRequired(message=_l("Choose one."))])
     interpreter_used = BooleanField(_l("An interpreter was used"))
+    anonymous = BooleanField(
+        _l("The adult does not consent: record an anonymous notification"),
+        description=_l(
+            "No name, date of birth, document or contact details are stored; the person is still "
+            "counted in the statistics."
+        ),
+    )
 
     given_names = StringField(
         _l("Given names"), validators=[Optional(), Length(max=120, message=_l("Use at most 120 characters."))]

@@ -96,6 +96,7 @@ def _data(form: IdentificationForm, indicators: dict[str, str]) -> records.Ident
         risk_level=RiskLevel(form.risk_level.data),
         risk_note=(form.risk_note.data or "").strip(),
         observations=(form.observations.data or "").strip(),
+        anonymous=bool(form.anonymous.data),
     )
 
 

@@ -8,7 +8,7 @@ Agency and officer always come from the acting user, never from the form.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
@@ -65,6 +65,7 @@ class IdentificationData:
     risk_level: RiskLevel = RiskLevel.NONE_KNOWN
     risk_note: str = ""
     observations: str = ""
+    anonymous: bool = False  # an adult who does not consent: counted, not identified
 
     def child(self) -> ChildPresumption:
         return presume_child(
@@ -150,13 +151,52 @@ def _check(data: IdentificationData) -> None:
             raise FieldError("indicators", _l("Each note can be at most %(count)s characters.", count=MAX_NOTE))
 
 
+IDENTIFYING_TEXT = (
+    "given_names",
+    "family_name",
+    "aliases",
+    "document_number",
+    "contact_details",
+    "place",
+    "risk_note",
+    "observations",
+)
+
+
+def _without_identity(data: IdentificationData) -> IdentificationData:
+    """An anonymous notification keeps what statistics need and nothing that identifies."""
+    return replace(
+        data,
+        given_names="",
+        family_name="",
+        aliases="",
+        document_number="",
+        contact_details="",
+        place="",
+        risk_note="",
+        observations="",
+        date_of_birth=None,
+        indicators=dict.fromkeys(data.indicators, ""),  # notes can identify; the ticks stay
+    )
+
+
 def submit(actor: User, row: IdentificationRecord, data: IdentificationData) -> Case:
     """Validate, create the person and the case, lock the record."""
     if row.officer_id != actor.id or row.status != RecordStatus.DRAFT:
         raise Conflict()
     _check(data)
     child, result = preview(row, data)
-    person = Person(member_state_code=row.member_state_code, anonymous=False)
+    if data.anonymous:
+        if child.is_child:
+            raise FieldError(
+                "anonymous",
+                _l(
+                    "A child cannot be recorded anonymously: child protection must be "
+                    "involved and a guardian appointed."
+                ),
+            )
+        data = _without_identity(data)
+    person = Person(member_state_code=row.member_state_code, anonymous=data.anonymous)
     person.given_names = data.given_names or None
     person.family_name = data.family_name or None
     person.aliases = data.aliases or None

@@ -164,6 +164,12 @@ EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
         lambda w, s: f"/cases/{w.cases[s]}/status",
         lambda r, s: 302 if case_in_scope(r, s) == 200 else case_in_scope(r, s),
     ),
+    "privacy.record_consent": ("GET", lambda w, s: f"/cases/{w.cases[s]}/consent/new", case_in_scope),
+    "privacy.withdraw": (
+        "POST",
+        lambda w, s: f"/cases/{w.cases[s]}/consent/none/withdraw",
+        lambda r, s: 302 if case_in_scope(r, s) == 200 else case_in_scope(r, s),
+    ),
     "admin.member_states": ("GET", lambda w, s: "/admin/member-states", only(SYS, 200)),
     "admin.member_state_edit": (
         "GET",

@@ -216,3 +216,29 @@ def test_a_record_keeps_its_catalogue_version_after_a_new_one_is_loaded(
     assert "Deceived about the nature of the job, location or employer" in page
     new_record = start(client)
     assert "ilo-ec-2009@2027.1" in client.get(f"/identifications/{new_record}").get_data(as_text=True)
+
+
+def test_an_adult_who_does_not_consent_is_counted_anonymously(app: Flask, client: FlaskClient, officer: User) -> None:
+    record_id = start(client)
+    data = form(anonymous="y", indicators={}, **{"note-adult_labour.deceived_wages": "lives at 3 rue X"})
+    data["indicators"] = STRONG
+    response = client.post(f"/identifications/{record_id}", data={**data, "action": "submit"})
+    assert response.status_code == 302
+    page = html.unescape(client.get(response.location).get_data(as_text=True))
+    assert "Anonymous notification" in page and "Popescu" not in page
+    with app.app_context():
+        person = db.session.execute(select(Person)).scalar_one()
+        assert person.anonymous and person.family_name is None and person.name_index is None
+        assert person.citizenships == ["RO"]  # still counted by citizenship
+        content = json.loads(db.session.get(IdentificationRecord, record_id).content)
+        assert "Popescu" not in json.dumps(content) and "rue X" not in json.dumps(content)
+        assert "Lyon" not in json.dumps(content) and content["indicators"]
+
+
+def test_a_child_cannot_be_recorded_anonymously(app: Flask, client: FlaskClient, officer: User) -> None:
+    record_id = start(client)
+    data = form(anonymous="y", date_of_birth="", may_be_child="y", indicators=[])
+    response = client.post(f"/identifications/{record_id}", data={**data, "action": "submit"})
+    assert "A child cannot be recorded anonymously" in html.unescape(response.get_data(as_text=True))
+    with app.app_context():
+        assert db.session.execute(select(func.count()).select_from(Person)).scalar_one() == 0

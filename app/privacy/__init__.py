@@ -1,0 +1,1 @@
+"""Privacy: consent as its own record (later: retention, subject access, erasure)."""
