@@ -149,6 +149,7 @@ def _register_template_helpers(app: Flask) -> None:
         "case.start_assistance": _l("Assistance started"),
         "case.close": _l("Case closed"),
         "case.reopen": _l("Case reopened"),
+        "case.linked": _l("Linked with another case of the same person"),
         "consent.recorded": _l("Consent recorded"),
         "consent.withdrawn": _l("Consent withdrawn"),
     }

@@ -80,6 +80,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         identification.MANAGE_CATALOGUE.name,
         cases.IDENTIFY.name,
         cases.VIEW_CASES.name,
+        cases.RESOLVE_DUPLICATES.name,
     },
     Role.SUPERVISOR: _EVERYONE,
     Role.SYSTEM_ADMIN: _EVERYONE

@@ -12,4 +12,6 @@ from app.core.permissions import Permission, declare
 IDENTIFY = Permission("cases.identify", _l("Record identifications of presumed victims"))
 VIEW_CASES = Permission("cases.view", _l("See the cases of one's agency or country"))
 
-declare(IDENTIFY, VIEW_CASES)
+RESOLVE_DUPLICATES = Permission("cases.resolve_duplicates", _l("Link or dismiss possible duplicate cases"))
+
+declare(IDENTIFY, VIEW_CASES, RESOLVE_DUPLICATES)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import enum
 import secrets
 from datetime import datetime
 from typing import Any
@@ -132,3 +133,35 @@ class CaseEvent(Base):
     details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     actor: Mapped[User | None] = relationship()
+
+
+class DuplicateStatus(enum.StrEnum):
+    OPEN = "open"
+    LINKED = "linked"
+    DISMISSED = "dismissed"
+
+
+class PossibleDuplicate(Base):
+    """Two cases whose persons match on a blind index, for the focal point to decide."""
+
+    __tablename__ = "possible_duplicate"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_state_code: Mapped[str] = mapped_column(ForeignKey("member_state.code"), index=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case_file.id"), index=True)
+    other_case_id: Mapped[str] = mapped_column(ForeignKey("case_file.id"))
+    matched_on: Mapped[str] = mapped_column(String(20))  # "name" or "document": never the value
+    status: Mapped[DuplicateStatus] = mapped_column(
+        enum_column(DuplicateStatus, "duplicate_status"), default=DuplicateStatus.OPEN
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+
+    case: Mapped[Case] = relationship(foreign_keys=[case_id])
+    other_case: Mapped[Case] = relationship(foreign_keys=[other_case_id])
+
+    __table_args__ = (
+        CheckConstraint("case_id <> other_case_id", name="two_cases"),
+        CheckConstraint("(status = 'open') = (decided_at IS NULL)", name="decided_when_closed"),
+    )

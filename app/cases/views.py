@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import cases as perms
+from app.accounts.forms import ConfirmForm
 from app.accounts.services import FieldError
+from app.cases import duplicates as duplicate_service
 from app.cases import services
 from app.cases.forms import CaseStatusForm
 from app.cases.states import CASE_TRANSITIONS, case_worker
@@ -84,3 +86,22 @@ def change_status(case_id: str) -> ResponseReturnValue:
             db.session.commit()
             flash(_("The case status is changed."), "success")
     return redirect(url_for("cases.detail", case_id=case_id))
+
+
+@bp.route("/duplicates")
+@requires(perms.RESOLVE_DUPLICATES)
+def duplicates() -> ResponseReturnValue:
+    rows = duplicate_service.open_duplicates(current_user)
+    db.session.commit()  # the audit entry of what was shown
+    return render_template("cases/duplicates.html", duplicates=rows, form=ConfirmForm(), Level=Level)
+
+
+@bp.route("/duplicates/<int:duplicate_id>", methods=["POST"])
+@requires(perms.RESOLVE_DUPLICATES)
+def decide_duplicate(duplicate_id: int) -> ResponseReturnValue:
+    if ConfirmForm().validate_on_submit():
+        same = request.form.get("decision") == "link"
+        duplicate_service.decide(current_user, duplicate_id, same_person=same)
+        db.session.commit()
+        flash(_("Linked as the same person.") if same else _("Dismissed: different people."), "success")
+    return redirect(url_for("cases.duplicates"))

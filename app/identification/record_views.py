@@ -133,9 +133,12 @@ def edit(record_id: str) -> ResponseReturnValue:
         data = _data(form, indicators)
         try:
             if action == "submit":
-                case = records.submit(current_user, row, data)
+                submission = records.submit(current_user, row, data)
                 db.session.commit()
+                case = submission.case
                 flash(_("The identification is submitted and case %(ref)s is open.", ref=case.reference), "success")
+                if submission.possible_duplicates:
+                    flash(_("A possible match with an earlier case was sent to the national focal point."), "info")
                 return redirect(url_for("cases.detail", case_id=case.id))
             child, assessment = records.preview(row, data)
         except FieldError as exc:

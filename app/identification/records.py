@@ -19,6 +19,7 @@ from app.accounts.models import MemberState, User
 from app.accounts.roles import Role
 from app.accounts.services import FieldError
 from app.audit.services import record
+from app.cases.duplicates import flag_possible_duplicates
 from app.cases.models import Case, CaseEvent, Person, new_reference
 from app.cases.vocabulary import AgeEstimation, CaseStatus, DocumentType, EncounterContext, Gender, RiskLevel
 from app.core.crypto import blind_index
@@ -180,7 +181,13 @@ def _without_identity(data: IdentificationData) -> IdentificationData:
     )
 
 
-def submit(actor: User, row: IdentificationRecord, data: IdentificationData) -> Case:
+@dataclass(frozen=True)
+class Submission:
+    case: Case
+    possible_duplicates: int  # all the officer may learn: that a match went to the focal point
+
+
+def submit(actor: User, row: IdentificationRecord, data: IdentificationData) -> Submission:
     """Validate, create the person and the case, lock the record."""
     if row.officer_id != actor.id or row.status != RecordStatus.DRAFT:
         raise Conflict()
@@ -260,4 +267,4 @@ def submit(actor: User, row: IdentificationRecord, data: IdentificationData) -> 
         },
     )
     record("case.opened", actor=actor, object_type="case", object_id=case.id)
-    return case
+    return Submission(case, flag_possible_duplicates(actor, case, person))

@@ -170,6 +170,8 @@ EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
         lambda w, s: f"/cases/{w.cases[s]}/consent/none/withdraw",
         lambda r, s: 302 if case_in_scope(r, s) == 200 else case_in_scope(r, s),
     ),
+    "cases.duplicates": ("GET", lambda w, s: "/cases/duplicates", only({Role.FOCAL_POINT}, 200)),
+    "cases.decide_duplicate": ("POST", lambda w, s: "/cases/duplicates/0", only({Role.FOCAL_POINT}, 404)),
     "admin.member_states": ("GET", lambda w, s: "/admin/member-states", only(SYS, 200)),
     "admin.member_state_edit": (
         "GET",
