@@ -115,7 +115,12 @@ def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
 def empty_tables() -> None:
     tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
     with db.engine.begin() as conn:
-        conn.execute(text("UPDATE member_state SET focal_point_agency_id = NULL, retention_months = NULL, version = 1"))
+        conn.execute(
+            text(
+                "UPDATE member_state SET focal_point_agency_id = NULL, retention_months = NULL, version = 1,"
+                " reflection_period_days = 30, decision_working_days = 5, holiday_subdivision = NULL"
+            )
+        )
         for table in tables:
             if table.name.startswith("audit_") and conn.dialect.name == "postgresql":
                 # The append-only trigger refuses DELETE; TRUNCATE is the test's reset.

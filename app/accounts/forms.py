@@ -167,5 +167,25 @@ class MemberStateForm(FlaskForm):
         _l("Retention of case data (months)"),
         validators=[Optional(), NumberRange(min=1, max=1200, message=_l("Enter a number from 1 to 1200."))],
     )
+    reflection_period_days = IntegerField(
+        _l("Recovery and reflection period (days)"),
+        validators=[
+            InputRequired(message=_l("Enter a number of days.")),
+            NumberRange(
+                min=30, max=3650, message=_l("Enter at least 30 days (Council of Europe Convention, Art. 13).")
+            ),
+        ],
+    )
+    decision_working_days = IntegerField(
+        _l("Reasonable-grounds decision deadline (working days)"),
+        validators=[
+            InputRequired(message=_l("Enter a number of working days.")),
+            NumberRange(min=1, max=60, message=_l("Enter a number from 1 to 60.")),
+        ],
+    )
+    holiday_subdivision = StringField(
+        _l("Region for public holidays (optional)"),
+        validators=[Optional(), Length(max=10, message=_l("Use at most 10 characters."))],
+    )
     version = HiddenField()
     submit = SubmitField(_l("Save"))

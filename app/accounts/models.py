@@ -35,6 +35,11 @@ class MemberState(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     # Retention of case data, in months; filled in by the privacy issue.
     retention_months: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # Legal clocks (app.cases.deadlines): at least 30 days of recovery and reflection
+    # (CoE Convention Art. 13), and the national decision deadline in working days.
+    reflection_period_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
+    decision_working_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    holiday_subdivision: Mapped[str | None] = mapped_column(String(10), nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     focal_point_agency: Mapped[Agency | None] = relationship(foreign_keys=[focal_point_agency_id])
@@ -43,6 +48,8 @@ class MemberState(Base):
     __table_args__ = (
         CheckConstraint("length(code) = 2 AND code = upper(code)", name="code_format"),
         CheckConstraint("retention_months IS NULL OR retention_months > 0", name="retention_positive"),
+        CheckConstraint("reflection_period_days >= 30", name="reflection_at_least_30_days"),
+        CheckConstraint("decision_working_days BETWEEN 1 AND 60", name="decision_deadline_range"),
     )
 
 

@@ -20,6 +20,7 @@ from app.accounts.models import ActivationToken, Agency, MemberState, RecoveryCo
 from app.accounts.policies import assignable_roles, can_manage_user
 from app.accounts.roles import AgencyKind, Role
 from app.audit.services import record
+from app.cases.deadlines import MINIMUM_REFLECTION_DAYS, holiday_subdivisions
 from app.core.crypto import blind_index
 from app.core.db import utcnow
 from app.core.errors import NotFound, PermissionDenied, ValidationFailed
@@ -470,6 +471,9 @@ class MemberStateSettings:
     default_language: str
     timezone: str
     retention_months: int | None
+    reflection_period_days: int = 30
+    decision_working_days: int = 5
+    holiday_subdivision: str | None = None
 
 
 def update_member_state(actor: User, state: MemberState, data: MemberStateSettings, *, version: int) -> None:
@@ -487,7 +491,16 @@ def update_member_state(actor: User, state: MemberState, data: MemberStateSettin
     state.focal_point_agency_id = data.focal_point_agency_id
     state.default_language = data.default_language
     state.timezone = data.timezone
+    if data.reflection_period_days < MINIMUM_REFLECTION_DAYS:
+        raise FieldError(
+            "reflection_period_days", _l("Enter at least 30 days (Council of Europe Convention, Art. 13).")
+        )
+    if data.holiday_subdivision and data.holiday_subdivision not in holiday_subdivisions(state.code):
+        raise FieldError("holiday_subdivision", _l("This region is not known for this country's public holidays."))
     state.retention_months = data.retention_months
+    state.reflection_period_days = data.reflection_period_days
+    state.decision_working_days = data.decision_working_days
+    state.holiday_subdivision = data.holiday_subdivision or None
     db.session.flush()
     record(
         "member_state.updated",

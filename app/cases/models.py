@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import enum
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from app.accounts.models import Agency, User
+from app.accounts.models import Agency, MemberState, User
 from app.cases.vocabulary import AgeEstimation, CaseStatus, DocumentType, Gender
 from app.core.db import Base, enum_column, utcnow
 from app.core.encrypted_fields import EncryptedText, encrypted
@@ -105,12 +105,15 @@ class Case(ClientKeyed, Base):
     closed_reason: Mapped[str | None] = mapped_column(String(200), nullable=True)
     presumed_child: Mapped[bool] = mapped_column(Boolean, default=False)
     level: Mapped[int] = mapped_column(Integer, default=0)  # highest assessment Level so far
+    # The day reasonable grounds were first indicated: the legal clocks run from it.
+    reasonable_grounds_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     opened_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     person: Mapped[Person] = relationship()
     owner_agency: Mapped[Agency] = relationship()
+    member_state: Mapped[MemberState] = relationship()
     assigned_user: Mapped[User | None] = relationship()
 
     __mapper_args__ = {"version_id_col": version}

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
-from app.accounts.models import User
+from app.accounts.models import MemberState, User
 from app.accounts.services import FieldError
 from app.audit.services import record
+from app.cases.deadlines import ClockRule, ClockStatus, status
 from app.cases.models import Case, CaseEvent
 from app.cases.policies import visible_cases_filter
 from app.cases.states import CASE_TRANSITIONS
@@ -101,3 +103,34 @@ def change_status(actor: User, case: Case, action: str, *, reason: str, version:
         )
     )
     db.session.flush()
+
+
+ACTIVE_STATUSES = (CaseStatus.OPEN, CaseStatus.ASSISTING, CaseStatus.REOPENED)
+
+
+def clocks(case: Case, state: MemberState, today: date) -> list[ClockStatus]:
+    """The legal clocks of a case that is still active, from the reasonable-grounds day."""
+    if case.reasonable_grounds_on is None or case.status not in ACTIVE_STATUSES:
+        return []
+    rules = (
+        ClockRule("reasonable_grounds_decision", state.decision_working_days, "working_days"),
+        ClockRule("reflection_period", state.reflection_period_days, "calendar_days"),
+    )
+    return [status(rule, case.reasonable_grounds_on, today, state.code, state.holiday_subdivision) for rule in rules]
+
+
+def with_clocks(cases: list[Case], today: date) -> list[tuple[Case, list[ClockStatus]]]:
+    """Cases with their clocks, overdue first, then the nearest deadline, then the rest."""
+    states = {
+        s.code: s
+        for s in db.session.execute(
+            select(MemberState).where(MemberState.code.in_({c.member_state_code for c in cases}))
+        ).scalars()
+    }
+    rows = [(case, clocks(case, states[case.member_state_code], today)) for case in cases]
+
+    def urgency(item: tuple[Case, list[ClockStatus]]) -> tuple[int, int]:
+        pending = [c.days_left for c in item[1]]
+        return (0 if any(d < 0 for d in pending) else 1, min(pending) if pending else 10**6)
+
+    return sorted(rows, key=urgency)

@@ -15,7 +15,8 @@ from app.cases import duplicates as duplicate_service
 from app.cases import services
 from app.cases.forms import CaseStatusForm
 from app.cases.states import CASE_TRANSITIONS, case_worker
-from app.cases.vocabulary import CLOSE_REASON_TITLES
+from app.cases.vocabulary import CLOCK_TITLES, CLOSE_REASON_TITLES
+from app.core.db import utcnow
 from app.core.permissions import requires
 from app.extensions import db
 from app.identification import records
@@ -31,8 +32,13 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 def my_cases() -> ResponseReturnValue:
     cases = services.my_cases(current_user)
     db.session.commit()  # the audit entry of what was shown
+    rows = services.with_clocks(cases, utcnow().date())
     return render_template(
-        "cases/my_cases.html", cases=cases, Level=Level, can_identify=records.can_identify(current_user)
+        "cases/my_cases.html",
+        rows=rows,
+        Level=Level,
+        can_identify=records.can_identify(current_user),
+        clock_titles=CLOCK_TITLES,
     )
 
 
@@ -62,6 +68,8 @@ def detail(case_id: str) -> ResponseReturnValue:
         given_by_titles=GIVEN_BY_TITLES,
         withdraw_form=WithdrawForm(),
         can_act=case_worker(current_user, case),
+        clocks=services.clocks(case, case.member_state, utcnow().date()),
+        clock_titles=CLOCK_TITLES,
     )
 
 

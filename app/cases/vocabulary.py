@@ -159,3 +159,9 @@ CLOSE_REASON_TITLES = {
     CloseReason.NO_INDICATION_OF_TRAFFICKING: _l("No indication of trafficking after assessment"),
     CloseReason.OTHER: _l("Other reason"),
 }
+
+
+CLOCK_TITLES = {
+    "reasonable_grounds_decision": _l("Reasonable-grounds decision due"),
+    "reflection_period": _l("Recovery and reflection period ends"),
+}

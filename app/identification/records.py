@@ -26,7 +26,14 @@ from app.core.crypto import blind_index
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, PermissionDenied
 from app.extensions import db
-from app.identification.assessment import Assessment, ChildPresumption, UnknownIndicator, assess, presume_child
+from app.identification.assessment import (
+    Assessment,
+    ChildPresumption,
+    Level,
+    UnknownIndicator,
+    assess,
+    presume_child,
+)
 from app.identification.catalogue import Catalogue
 from app.identification.models import IdentificationRecord, RecordStatus
 from app.identification.services import active_catalogue, catalogue_for_key
@@ -232,6 +239,7 @@ def submit(actor: User, row: IdentificationRecord, data: IdentificationData) -> 
         status=CaseStatus.OPEN,
         presumed_child=child.is_child,
         level=int(result.level),
+        reasonable_grounds_on=utcnow().date() if result.level is Level.PRESUMED_VICTIM else None,
     )
     db.session.add(case)
     db.session.flush()

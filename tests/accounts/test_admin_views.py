@@ -192,7 +192,14 @@ def test_system_admin_edits_member_state_settings(app: Flask, client: FlaskClien
         police = make_agency("FR", AgencyKind.POLICE)
     page = client.get("/admin/member-states").get_data(as_text=True)
     assert "France" in page and "Ukraine" in page
-    base = {"default_language": "fr", "timezone": "Europe/Paris", "retention_months": "60", "version": "1"}
+    base = {
+        "default_language": "fr",
+        "timezone": "Europe/Paris",
+        "retention_months": "60",
+        "version": "1",
+        "reflection_period_days": "30",
+        "decision_working_days": "5",
+    }
     wrong_kind = client.post("/admin/member-states/FR", data={**base, "focal_point_agency_id": str(police.id)})
     assert "Not a valid choice" in wrong_kind.get_data(as_text=True)
     bad_zone = client.post(
