@@ -150,6 +150,9 @@ def _register_template_helpers(app: Flask) -> None:
         "case.close": _l("Case closed"),
         "case.reopen": _l("Case reopened"),
         "case.linked": _l("Linked with another case of the same person"),
+        "note.added": _l("Note added"),
+        "task.added": _l("Task added"),
+        "task.done": _l("Task done"),
         "consent.recorded": _l("Consent recorded"),
         "consent.withdrawn": _l("Consent withdrawn"),
     }

@@ -168,3 +168,35 @@ class PossibleDuplicate(Base):
         CheckConstraint("case_id <> other_case_id", name="two_cases"),
         CheckConstraint("(status = 'open') = (decided_at IS NULL)", name="decided_when_closed"),
     )
+
+
+class NoteVisibility(enum.StrEnum):
+    AGENCY = "agency"  # the owner agency (and the focal point) only
+    SHAREABLE = "shareable"  # may be shared with referral recipients
+
+
+class CaseNote(ClientKeyed, Base):
+    __tablename__ = "case_note"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case_file.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    visibility: Mapped[NoteVisibility] = mapped_column(enum_column(NoteVisibility, "note_visibility"))
+    text_sealed: Mapped[str] = mapped_column("text", EncryptedText)
+    text = encrypted("text_sealed", "text")
+
+    author: Mapped[User] = relationship()
+
+
+class CaseTask(ClientKeyed, Base):
+    __tablename__ = "case_task"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case_file.id"), index=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    due_on: Mapped[date] = mapped_column(Date, index=True)
+    done_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    title_sealed: Mapped[str] = mapped_column("title", EncryptedText)
+    title = encrypted("title_sealed", "title")

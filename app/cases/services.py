@@ -119,18 +119,23 @@ def clocks(case: Case, state: MemberState, today: date) -> list[ClockStatus]:
     return [status(rule, case.reasonable_grounds_on, today, state.code, state.holiday_subdivision) for rule in rules]
 
 
-def with_clocks(cases: list[Case], today: date) -> list[tuple[Case, list[ClockStatus]]]:
-    """Cases with their clocks, overdue first, then the nearest deadline, then the rest."""
+def with_clocks(cases: list[Case], today: date) -> list[tuple[Case, list[ClockStatus], date | None]]:
+    """Cases with their clocks and next task, overdue first, then the nearest deadline, then the rest."""
+    from app.cases.work import earliest_open_task
+
     states = {
         s.code: s
         for s in db.session.execute(
             select(MemberState).where(MemberState.code.in_({c.member_state_code for c in cases}))
         ).scalars()
     }
-    rows = [(case, clocks(case, states[case.member_state_code], today)) for case in cases]
+    next_task = earliest_open_task([c.id for c in cases])
+    rows = [(case, clocks(case, states[case.member_state_code], today), next_task.get(case.id)) for case in cases]
 
-    def urgency(item: tuple[Case, list[ClockStatus]]) -> tuple[int, int]:
+    def urgency(item: tuple[Case, list[ClockStatus], date | None]) -> tuple[int, int]:
         pending = [c.days_left for c in item[1]]
+        if item[2] is not None:
+            pending.append((item[2] - today).days)
         return (0 if any(d < 0 for d in pending) else 1, min(pending) if pending else 10**6)
 
     return sorted(rows, key=urgency)

@@ -12,8 +12,9 @@ from app import cases as perms
 from app.accounts.forms import ConfirmForm
 from app.accounts.services import FieldError
 from app.cases import duplicates as duplicate_service
-from app.cases import services
-from app.cases.forms import CaseStatusForm
+from app.cases import services, work
+from app.cases.forms import VISIBILITY_TITLES, CaseStatusForm, NoteForm, TaskForm
+from app.cases.models import NoteVisibility
 from app.cases.states import CASE_TRANSITIONS, case_worker
 from app.cases.vocabulary import CLOCK_TITLES, CLOSE_REASON_TITLES
 from app.core.db import utcnow
@@ -32,13 +33,15 @@ bp = Blueprint("cases", __name__, url_prefix="/cases")
 def my_cases() -> ResponseReturnValue:
     cases = services.my_cases(current_user)
     db.session.commit()  # the audit entry of what was shown
-    rows = services.with_clocks(cases, utcnow().date())
+    today = utcnow().date()
+    rows = services.with_clocks(cases, today)
     return render_template(
         "cases/my_cases.html",
         rows=rows,
         Level=Level,
         can_identify=records.can_identify(current_user),
         clock_titles=CLOCK_TITLES,
+        today=today,
     )
 
 
@@ -47,6 +50,7 @@ def my_cases() -> ResponseReturnValue:
 def detail(case_id: str) -> ResponseReturnValue:
     case, identifications, events = services.view_case(current_user, case_id)
     db.session.commit()  # the audit entry of this view
+    notes, tasks = work.notes_and_tasks(case)
     explained = []
     for row in identifications:
         content = services.content_of(row)
@@ -69,6 +73,13 @@ def detail(case_id: str) -> ResponseReturnValue:
         withdraw_form=WithdrawForm(),
         can_act=case_worker(current_user, case),
         clocks=services.clocks(case, case.member_state, utcnow().date()),
+        notes=notes,
+        tasks=tasks,
+        note_form=NoteForm(),
+        visibility_titles=VISIBILITY_TITLES,
+        task_form=TaskForm(),
+        confirm_form=ConfirmForm(),
+        today=utcnow().date(),
         clock_titles=CLOCK_TITLES,
     )
 
@@ -113,3 +124,52 @@ def decide_duplicate(duplicate_id: int) -> ResponseReturnValue:
         db.session.commit()
         flash(_("Linked as the same person.") if same else _("Dismissed: different people."), "success")
     return redirect(url_for("cases.duplicates"))
+
+
+@bp.route("/<case_id>/notes", methods=["POST"])
+@requires(perms.VIEW_CASES)
+def add_note(case_id: str) -> ResponseReturnValue:
+    case = services.visible_case(current_user, case_id)
+    form = NoteForm()
+    if form.validate_on_submit():
+        try:
+            work.add_note(current_user, case, form.text.data or "", NoteVisibility(form.visibility.data))
+        except FieldError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            db.session.commit()
+            flash(_("Note added."), "success")
+    else:
+        flash(_("Write the note and choose who may see it."), "error")
+    return redirect(url_for("cases.detail", case_id=case.id, _anchor="notes"))
+
+
+@bp.route("/<case_id>/tasks", methods=["POST"])
+@requires(perms.VIEW_CASES)
+def add_task(case_id: str) -> ResponseReturnValue:
+    case = services.visible_case(current_user, case_id)
+    form = TaskForm()
+    if form.validate_on_submit() and form.due_on.data is not None:
+        try:
+            work.add_task(current_user, case, form.title.data or "", form.due_on.data)
+        except FieldError as exc:
+            db.session.rollback()
+            flash(str(exc.message), "error")
+        else:
+            db.session.commit()
+            flash(_("Task added."), "success")
+    else:
+        flash(_("Say what needs doing and by when."), "error")
+    return redirect(url_for("cases.detail", case_id=case.id, _anchor="tasks"))
+
+
+@bp.route("/<case_id>/tasks/<task_id>/done", methods=["POST"])
+@requires(perms.VIEW_CASES)
+def complete_task(case_id: str, task_id: str) -> ResponseReturnValue:
+    case = services.visible_case(current_user, case_id)
+    if ConfirmForm().validate_on_submit():
+        work.complete_task(current_user, case, task_id)
+        db.session.commit()
+        flash(_("Task done."), "success")
+    return redirect(url_for("cases.detail", case_id=case.id, _anchor="tasks"))

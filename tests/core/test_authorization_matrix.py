@@ -172,6 +172,21 @@ EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
     ),
     "cases.duplicates": ("GET", lambda w, s: "/cases/duplicates", only({Role.FOCAL_POINT}, 200)),
     "cases.decide_duplicate": ("POST", lambda w, s: "/cases/duplicates/0", only({Role.FOCAL_POINT}, 404)),
+    "cases.add_note": (
+        "POST",
+        lambda w, s: f"/cases/{w.cases[s]}/notes",
+        lambda r, s: 302 if case_in_scope(r, s) == 200 else case_in_scope(r, s),
+    ),
+    "cases.add_task": (
+        "POST",
+        lambda w, s: f"/cases/{w.cases[s]}/tasks",
+        lambda r, s: 302 if case_in_scope(r, s) == 200 else case_in_scope(r, s),
+    ),
+    "cases.complete_task": (
+        "POST",
+        lambda w, s: f"/cases/{w.cases[s]}/tasks/none/done",
+        lambda r, s: 404 if case_in_scope(r, s) == 200 else case_in_scope(r, s),
+    ),
     "admin.member_states": ("GET", lambda w, s: "/admin/member-states", only(SYS, 200)),
     "admin.member_state_edit": (
         "GET",
