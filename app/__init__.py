@@ -144,12 +144,29 @@ def _register_template_helpers(app: Flask) -> None:
     def _child_reason_title(value: str) -> str:
         return str(ChildReason(value).title)
 
+    import json as _json
+
+    @app.template_filter("fromjson")
+    def _fromjson(value: str) -> Any:
+        return _json.loads(value)
+
+    amendable_titles = {
+        "place": _l("Place"),
+        "risk_level": _l("Risk from traffickers"),
+        "risk_note": _l("About the risk"),
+        "observations": _l("Observations"),
+        "medical_emergency": _l("Needs urgent medical care"),
+        "accommodation_tonight": _l("Needs a safe place to sleep tonight"),
+        "child_protection": _l("Child protection must be involved"),
+    }
+
     event_titles = {
         "case.opened": _l("Case opened after an identification"),
         "case.start_assistance": _l("Assistance started"),
         "case.close": _l("Case closed"),
         "case.reopen": _l("Case reopened"),
         "case.linked": _l("Linked with another case of the same person"),
+        "identification.amended": _l("Identification corrected"),
         "note.added": _l("Note added"),
         "task.added": _l("Task added"),
         "task.done": _l("Task done"),
@@ -174,4 +191,5 @@ def _register_template_helpers(app: Flask) -> None:
             "perms": perms,
             "case_perms": case_perms,
             "event_titles": event_titles,
+            "amendable_titles": amendable_titles,
         }

@@ -16,11 +16,12 @@ from app.cases import services, work
 from app.cases.forms import VISIBILITY_TITLES, CaseStatusForm, NoteForm, TaskForm
 from app.cases.models import NoteVisibility
 from app.cases.states import CASE_TRANSITIONS, case_worker
-from app.cases.vocabulary import CLOCK_TITLES, CLOSE_REASON_TITLES
+from app.cases.vocabulary import CLOCK_TITLES, CLOSE_REASON_TITLES, RISK_TITLES
 from app.core.db import utcnow
 from app.core.permissions import requires
 from app.extensions import db
 from app.identification import records
+from app.identification.amendments import amendments_of
 from app.identification.assessment import ChildReason, Level, assess
 from app.privacy.forms import GIVEN_BY_TITLES, WithdrawForm
 from app.privacy.services import consents_for
@@ -51,6 +52,7 @@ def detail(case_id: str) -> ResponseReturnValue:
     case, identifications, events = services.view_case(current_user, case_id)
     db.session.commit()  # the audit entry of this view
     notes, tasks = work.notes_and_tasks(case)
+    corrections = amendments_of([row.id for row in identifications])
     explained = []
     for row in identifications:
         content = services.content_of(row)
@@ -74,6 +76,8 @@ def detail(case_id: str) -> ResponseReturnValue:
         can_act=case_worker(current_user, case),
         clocks=services.clocks(case, case.member_state, utcnow().date()),
         notes=notes,
+        corrections=corrections,
+        risk_titles=RISK_TITLES,
         tasks=tasks,
         note_form=NoteForm(),
         visibility_titles=VISIBILITY_TITLES,

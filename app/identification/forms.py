@@ -100,3 +100,26 @@ class IdentificationForm(FlaskForm):
     observations = TextAreaField(
         _l("Observations"), validators=[Optional(), Length(max=2000, message=_l("Use at most 2000 characters."))]
     )
+
+
+class AmendmentForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Why is the record corrected?"),
+        validators=[
+            InputRequired(message=_l("Say why the record is corrected.")),
+            Length(max=500, message=_l("Use at most 500 characters.")),
+        ],
+    )
+    place = StringField(
+        _l("Place"), validators=[Optional(), Length(max=200, message=_l("Use at most 200 characters."))]
+    )
+    risk_level = SelectField(_l("Risk from traffickers"), validators=[InputRequired(message=_l("Choose one."))])
+    risk_note = StringField(
+        _l("About the risk"), validators=[Optional(), Length(max=500, message=_l("Use at most 500 characters."))]
+    )
+    medical_emergency = BooleanField(_l("Needs urgent medical care"))
+    accommodation_tonight = BooleanField(_l("Needs a safe place to sleep tonight"))
+    child_protection = BooleanField(_l("Child protection must be involved"))
+    observations = TextAreaField(
+        _l("Observations"), validators=[Optional(), Length(max=2000, message=_l("Use at most 2000 characters."))]
+    )

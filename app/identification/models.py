@@ -114,3 +114,20 @@ class IdentificationRecord(ClientKeyed, Base):
             name="submitted_is_complete",
         ),
     )
+
+
+class IdentificationAmendment(ClientKeyed, Base):
+    """A correction of a submitted record, with its reason; the original stays as it was."""
+
+    __tablename__ = "identification_amendment"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    identification_id: Mapped[str] = mapped_column(ForeignKey("identification.id"), index=True)
+    author_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    reason_sealed: Mapped[str] = mapped_column("reason", EncryptedText)
+    changes_sealed: Mapped[str] = mapped_column("changes", EncryptedText)
+    reason = encrypted("reason_sealed", "reason")
+    changes = encrypted("changes_sealed", "changes")  # JSON: field -> new value
+
+    author: Mapped[User] = relationship()

@@ -19,10 +19,10 @@ from app.core.forms import attach_field_error, select_choices
 from app.core.i18n import all_countries, all_languages, country_name
 from app.core.permissions import requires
 from app.extensions import db
-from app.identification import records
+from app.identification import amendments, records
 from app.identification.assessment import presume_child
 from app.identification.catalogue import Catalogue, IndicatorSet
-from app.identification.forms import IdentificationForm
+from app.identification.forms import AmendmentForm, IdentificationForm
 from app.identification.vocabulary import AGE_GROUP_TITLES, STRENGTH_TITLES, AgeGroup, ExploitationForm
 
 bp = Blueprint("identifications", __name__, url_prefix="/identifications")
@@ -162,3 +162,29 @@ def edit(record_id: str) -> ResponseReturnValue:
         strength_titles=STRENGTH_TITLES,
         note_prefix=NOTE_PREFIX,
     )
+
+
+@bp.route("/<record_id>/amend", methods=["GET", "POST"])
+@requires(perms.VIEW_CASES)
+def amend(record_id: str) -> ResponseReturnValue:
+    row, case = amendments.amendable_record(current_user, record_id)
+    current = amendments.current_values(row)
+    form = AmendmentForm(data=None if request.method == "POST" else {k: current.get(k) for k in amendments.AMENDABLE})
+    form.risk_level.choices = select_choices((r.value, r.title) for r in RiskLevel)
+    if form.validate_on_submit():
+        new = {
+            name: bool(getattr(form, name).data)
+            if name in amendments.FLAGS
+            else (getattr(form, name).data or "").strip()
+            for name in amendments.AMENDABLE
+        }
+        try:
+            amendments.amend(current_user, row, case, reason=form.reason.data or "", new=new)
+        except FieldError as exc:
+            db.session.rollback()
+            attach_field_error(form, exc.field, exc.message)
+        else:
+            db.session.commit()
+            flash(_("The correction is recorded; the original stays visible."), "success")
+            return redirect(url_for("cases.detail", case_id=case.id))
+    return render_template("identification/amend.html", form=form, case=case, row=row)

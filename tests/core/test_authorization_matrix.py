@@ -187,6 +187,11 @@ EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
         lambda w, s: f"/cases/{w.cases[s]}/tasks/none/done",
         lambda r, s: 404 if case_in_scope(r, s) == 200 else case_in_scope(r, s),
     ),
+    "identifications.amend": (
+        "GET",
+        lambda w, s: f"/identifications/{w.drafts[s]}/amend",
+        lambda r, s: 302 if r == ANON else (404 if r in ("frontline", "focal_point") else 403),
+    ),
     "admin.member_states": ("GET", lambda w, s: "/admin/member-states", only(SYS, 200)),
     "admin.member_state_edit": (
         "GET",

@@ -242,3 +242,47 @@ def test_a_child_cannot_be_recorded_anonymously(app: Flask, client: FlaskClient,
     assert "A child cannot be recorded anonymously" in html.unescape(response.get_data(as_text=True))
     with app.app_context():
         assert db.session.execute(select(func.count()).select_from(Person)).scalar_one() == 0
+
+
+def test_corrections_are_amendments_with_a_reason_and_the_original_stays(
+    app: Flask, client: FlaskClient, officer: User
+) -> None:
+    record_id = start(client)
+    case_url = client.post(f"/identifications/{record_id}", data={**form(), "action": "submit"}).location
+    amend_url = f"/identifications/{record_id}/amend"
+    page = client.get(amend_url).get_data(as_text=True)
+    assert 'value="Lyon"' in page  # current values prefilled
+    no_reason = client.post(amend_url, data={"reason": "", "place": "Villeurbanne", "risk_level": "high"})
+    assert "Say why the record is corrected." in html.unescape(no_reason.get_data(as_text=True))
+    unchanged = client.post(
+        amend_url,
+        data={
+            "reason": "typo",
+            "place": "Lyon",
+            "risk_level": "high",
+            "risk_note": "Employer watches the house",
+            "accommodation_tonight": "y",
+        },
+    )
+    assert "Nothing was changed." in unchanged.get_data(as_text=True)
+    done = client.post(
+        amend_url,
+        data={
+            "reason": "Wrong town noted",
+            "place": "Villeurbanne",
+            "risk_level": "high",
+            "risk_note": "Employer watches the house",
+            "accommodation_tonight": "y",
+        },
+    )
+    assert done.status_code == 302
+    case_page = html.unescape(client.get(case_url).get_data(as_text=True))
+    assert "Lyon" in case_page and "Villeurbanne" in case_page and "Wrong town noted" in case_page
+    with app.app_context():
+        original = json.loads(db.session.get(IdentificationRecord, record_id).content)
+        assert original["place"] == "Lyon"  # the submitted record is untouched
+        assert "identification.amended" in set(db.session.execute(select(AuditEntry.action)).scalars())
+    outsider = app.test_client()
+    with app.app_context():
+        sign_in_directly(outsider, make_user(Role.FRONTLINE, make_agency("FR", AgencyKind.POLICE)))
+    assert outsider.get(amend_url).status_code == 404
