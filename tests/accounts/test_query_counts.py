@@ -61,3 +61,35 @@ def test_list_pages_have_constant_statement_count(app: Flask, client: FlaskClien
     many = _statements_for(app, client, url)
     assert many == few, f"{url}: {few} statements with few rows, {many} with many"
     assert few <= 6
+
+
+def test_case_pages_have_constant_statement_count(app: Flask, client: FlaskClient) -> None:
+    from app.cases.models import Case, NoteVisibility
+    from app.cases.work import add_note, add_task
+    from app.core.db import utcnow
+    from tests.factories import make_case
+
+    with app.app_context():
+        agency = make_agency("FR", AgencyKind.POLICE)
+        actor = make_user(Role.FRONTLINE, agency)
+        first = make_case(agency)
+        sign_in_directly(client, actor)
+    client.get("/cases/")  # warm-up: the first audit entry also creates the chain head
+    list_few = _statements_for(app, client, "/cases/")
+    detail_few = _statements_for(app, client, f"/cases/{first.id}")
+    with app.app_context():
+        for _ in range(12):
+            make_case(db.session.get(Agency, agency.id))
+        case = db.session.get(Case, first.id)
+        user = db.session.get(type(actor), actor.id)
+        for n in range(5):
+            add_note(
+                user,
+                case,
+                f"note {n}",
+                __import__("app.cases.models", fromlist=["NoteVisibility"]).NoteVisibility.AGENCY,
+            )
+            add_task(user, case, f"task {n}", utcnow().date())
+        db.session.commit()
+    assert _statements_for(app, client, "/cases/") == list_few
+    assert _statements_for(app, client, f"/cases/{first.id}") == detail_few
