@@ -167,6 +167,7 @@ def _register_template_helpers(app: Flask) -> None:
         "case.reopen": _l("Case reopened"),
         "case.linked": _l("Linked with another case of the same person"),
         "identification.amended": _l("Identification corrected"),
+        "identification.added": _l("A new identification was added"),
         "note.added": _l("Note added"),
         "task.added": _l("Task added"),
         "task.done": _l("Task done"),

@@ -44,6 +44,11 @@ class IdentificationForm(FlaskForm):
     )
     context = SelectField(_l("How the person was met"), validators=[InputRequired(message=_l("Choose one."))])
     interpreter_used = BooleanField(_l("An interpreter was used"))
+    existing_case = SelectField(
+        _l("Add to an existing case"),
+        validators=[Optional()],
+        description=_l("Choose a case if you have met this person before; otherwise a new case is opened."),
+    )
     anonymous = BooleanField(
         _l("The adult does not consent: record an anonymous notification"),
         description=_l(

@@ -45,6 +45,9 @@ def _choices(form: IdentificationForm) -> None:
     form.document_type.choices = select_choices((d.value, d.title) for d in DocumentType)
     form.forms_of_exploitation.choices = select_choices((f.value, f.title) for f in ExploitationForm)
     form.risk_level.choices = select_choices((r.value, r.title) for r in RiskLevel)
+    form.existing_case.choices = select_choices(
+        [("", _("No: open a new case")), *((c.id, c.reference) for c in records.open_cases_for(current_user))]
+    )
 
 
 def _relevant_sets(catalogue: Catalogue, form: IdentificationForm) -> tuple[bool, list[IndicatorSet]]:
@@ -133,7 +136,7 @@ def edit(record_id: str) -> ResponseReturnValue:
         data = _data(form, indicators)
         try:
             if action == "submit":
-                submission = records.submit(current_user, row, data)
+                submission = records.submit(current_user, row, data, form.existing_case.data or None)
                 db.session.commit()
                 case = submission.case
                 flash(_("The identification is submitted and case %(ref)s is open.", ref=case.reference), "success")

@@ -21,6 +21,7 @@ from app.accounts.services import FieldError
 from app.audit.services import record
 from app.cases.duplicates import flag_possible_duplicates
 from app.cases.models import Case, CaseEvent, Person, new_reference
+from app.cases.policies import visible_cases_filter
 from app.cases.vocabulary import AgeEstimation, CaseStatus, DocumentType, EncounterContext, Gender, RiskLevel
 from app.core.crypto import blind_index
 from app.core.db import utcnow
@@ -194,8 +195,11 @@ class Submission:
     possible_duplicates: int  # all the officer may learn: that a match went to the focal point
 
 
-def submit(actor: User, row: IdentificationRecord, data: IdentificationData) -> Submission:
-    """Validate, create the person and the case, lock the record."""
+def submit(
+    actor: User, row: IdentificationRecord, data: IdentificationData, existing_case_id: str | None = None
+) -> Submission:
+    """Validate, then open a case for a new person, or add the record to a case the officer
+    may see (a person met again); lock the record."""
     if row.officer_id != actor.id or row.status != RecordStatus.DRAFT:
         raise Conflict()
     _check(data)
@@ -210,6 +214,73 @@ def submit(actor: User, row: IdentificationRecord, data: IdentificationData) -> 
                 ),
             )
         data = _without_identity(data)
+    if existing_case_id:
+        case = _existing_case(actor, existing_case_id)
+        case.level = max(case.level, int(result.level))
+        case.presumed_child = case.presumed_child or child.is_child
+        if result.level is Level.PRESUMED_VICTIM and case.reasonable_grounds_on is None:
+            case.reasonable_grounds_on = utcnow().date()
+        person_id, new_person, kind = case.person_id, None, "identification.added"
+    else:
+        new_person = _new_person(row, data)
+        case = Case(
+            reference=new_reference(row.member_state_code, data.encounter_at.year),
+            member_state_code=row.member_state_code,
+            owner_agency_id=actor.agency_id,
+            assigned_user_id=actor.id,
+            person_id=new_person.id,
+            status=CaseStatus.OPEN,
+            presumed_child=child.is_child,
+            level=int(result.level),
+            reasonable_grounds_on=utcnow().date() if result.level is Level.PRESUMED_VICTIM else None,
+        )
+        db.session.add(case)
+        person_id, kind = new_person.id, "case.opened"
+    db.session.flush()
+    content = asdict(data)
+    content["child_reasons"] = [r.value for r in child.reasons]
+    row.content = json.dumps(content, default=str)
+    row.draft = None
+    row.status = RecordStatus.SUBMITTED
+    row.submitted_at = utcnow()
+    row.person_id, row.case_id = person_id, case.id
+    row.encounter_at, row.encounter_country, row.context = data.encounter_at, data.encounter_country, data.context
+    row.forms = [f.value for f in data.forms]
+    row.presumed_child, row.level = child.is_child, int(result.level)
+    db.session.add(
+        CaseEvent(
+            case_id=case.id,
+            actor_id=actor.id,
+            kind=kind,
+            details={"identification": row.id, "level": int(result.level), "presumed_child": child.is_child},
+        )
+    )
+    db.session.flush()
+    record(
+        "identification.submitted",
+        actor=actor,
+        object_type="identification",
+        object_id=row.id,
+        details={
+            "case": case.id,
+            "level": int(result.level),
+            "presumed_child": child.is_child,
+            "catalogue": row.catalogue_key,
+        },
+    )
+    record(kind, actor=actor, object_type="case", object_id=case.id)
+    matches = flag_possible_duplicates(actor, case, new_person) if new_person is not None else 0
+    return Submission(case, matches)
+
+
+def _existing_case(actor: User, case_id: str) -> Case:
+    case = db.session.execute(select(Case).where(Case.id == case_id, visible_cases_filter(actor))).scalar_one_or_none()
+    if case is None or case.status == CaseStatus.CLOSED:
+        raise FieldError("existing_case", _l("Choose one of your open cases."))
+    return case
+
+
+def _new_person(row: IdentificationRecord, data: IdentificationData) -> Person:
     person = Person(member_state_code=row.member_state_code, anonymous=data.anonymous)
     person.given_names = data.given_names or None
     person.family_name = data.family_name or None
@@ -230,49 +301,16 @@ def submit(actor: User, row: IdentificationRecord, data: IdentificationData) -> 
     if data.document_number:
         person.document_index = blind_index(f"{data.document_type}|{data.document_number}", "person-document")
     db.session.add(person)
-    case = Case(
-        reference=new_reference(row.member_state_code, data.encounter_at.year),
-        member_state_code=row.member_state_code,
-        owner_agency_id=actor.agency_id,
-        assigned_user_id=actor.id,
-        person_id=person.id,
-        status=CaseStatus.OPEN,
-        presumed_child=child.is_child,
-        level=int(result.level),
-        reasonable_grounds_on=utcnow().date() if result.level is Level.PRESUMED_VICTIM else None,
+    return person
+
+
+def open_cases_for(actor: User) -> list[Case]:
+    """The officer's open cases a new identification can be added to."""
+    return list(
+        db.session.execute(
+            select(Case)
+            .where(visible_cases_filter(actor), Case.status != CaseStatus.CLOSED)
+            .order_by(Case.opened_at.desc())
+            .limit(100)
+        ).scalars()
     )
-    db.session.add(case)
-    db.session.flush()
-    content = asdict(data)
-    content["child_reasons"] = [r.value for r in child.reasons]
-    row.content = json.dumps(content, default=str)
-    row.draft = None
-    row.status = RecordStatus.SUBMITTED
-    row.submitted_at = utcnow()
-    row.person_id, row.case_id = person.id, case.id
-    row.encounter_at, row.encounter_country, row.context = data.encounter_at, data.encounter_country, data.context
-    row.forms = [f.value for f in data.forms]
-    row.presumed_child, row.level = child.is_child, int(result.level)
-    db.session.add(
-        CaseEvent(
-            case_id=case.id,
-            actor_id=actor.id,
-            kind="case.opened",
-            details={"identification": row.id, "level": int(result.level), "presumed_child": child.is_child},
-        )
-    )
-    db.session.flush()
-    record(
-        "identification.submitted",
-        actor=actor,
-        object_type="identification",
-        object_id=row.id,
-        details={
-            "case": case.id,
-            "level": int(result.level),
-            "presumed_child": child.is_child,
-            "catalogue": row.catalogue_key,
-        },
-    )
-    record("case.opened", actor=actor, object_type="case", object_id=case.id)
-    return Submission(case, flag_possible_duplicates(actor, case, person))

@@ -64,7 +64,7 @@ def test_list_pages_have_constant_statement_count(app: Flask, client: FlaskClien
 
 
 def test_case_pages_have_constant_statement_count(app: Flask, client: FlaskClient) -> None:
-    from app.cases.models import Case, NoteVisibility
+    from app.cases.models import Case
     from app.cases.work import add_note, add_task
     from app.core.db import utcnow
     from tests.factories import make_case

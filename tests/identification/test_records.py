@@ -17,7 +17,7 @@ from app.audit.models import AuditEntry
 from app.cases.models import Case, Person
 from app.extensions import db
 from app.identification.models import IdentificationRecord, RecordStatus
-from tests.factories import make_agency, make_user, sign_in_directly
+from tests.factories import make_agency, make_case, make_user, sign_in_directly
 
 STRONG = [
     "adult_labour.deceived_nature_of_job",
@@ -286,3 +286,34 @@ def test_corrections_are_amendments_with_a_reason_and_the_original_stays(
     with app.app_context():
         sign_in_directly(outsider, make_user(Role.FRONTLINE, make_agency("FR", AgencyKind.POLICE)))
     assert outsider.get(amend_url).status_code == 404
+
+
+def test_a_person_met_again_is_added_to_the_existing_case(app: Flask, client: FlaskClient, officer: User) -> None:
+    first = start(client)
+    case_url = client.post(
+        f"/identifications/{first}", data={**form(indicators=["adult_labour.deceived_wages"]), "action": "submit"}
+    ).location
+    case_id = case_url.rsplit("/", 1)[-1]
+    with app.app_context():
+        assert db.session.get(Case, case_id).level == 1  # some indicators only
+    second = start(client)
+    assert case_id in client.get(f"/identifications/{second}").get_data(as_text=True)  # offered
+    again = client.post(f"/identifications/{second}", data={**form(), "existing_case": case_id, "action": "submit"})
+    assert again.location == case_url
+    with app.app_context():
+        case = db.session.get(Case, case_id)
+        assert case.level == 2 and case.reasonable_grounds_on is not None
+        assert db.session.execute(select(func.count()).select_from(Person)).scalar_one() == 1
+        assert (
+            db.session.execute(
+                select(func.count()).select_from(IdentificationRecord).where(IdentificationRecord.case_id == case_id)
+            ).scalar_one()
+            == 2
+        )
+    with app.app_context():
+        elsewhere = make_case(make_agency("FR", AgencyKind.POLICE))
+    third = start(client)
+    refused = client.post(
+        f"/identifications/{third}", data={**form(), "existing_case": elsewhere.id, "action": "submit"}
+    )
+    assert "Not a valid choice" in refused.get_data(as_text=True)  # cases the officer cannot see are not offered
