@@ -6,7 +6,7 @@ about the other case. The focal point sees both and links or dismisses them.
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
@@ -20,20 +20,21 @@ from app.extensions import db
 
 def flag_possible_duplicates(actor: User, case: Case, person: Person) -> int:
     """Compare the new person with earlier ones of the same country; returns how many matched."""
-    conditions = []
-    if person.name_index:
-        conditions.append(Person.name_index == person.name_index)
-    if person.document_index:
-        conditions.append(Person.document_index == person.document_index)
-    if not conditions:
-        return 0
-    matches = db.session.execute(
-        select(Case.id, Person.document_index)
-        .join(Person, Person.id == Case.person_id)
-        .where(Case.member_state_code == case.member_state_code, Case.id != case.id, or_(*conditions))
-    ).all()
-    for other_id, document_index in matches:
-        on = "document" if person.document_index and document_index == person.document_index else "name"
+    matches: list[tuple[str, str]] = []  # (other case, what matched); one indexed lookup per blind index
+    for column, value, on in (
+        (Person.document_index, person.document_index, "document"),
+        (Person.name_index, person.name_index, "name"),
+    ):
+        if not value:
+            continue
+        for other_id in db.session.execute(
+            select(Case.id)
+            .join(Person, Person.id == Case.person_id)
+            .where(column == value, Case.member_state_code == case.member_state_code, Case.id != case.id)
+        ).scalars():
+            if other_id not in {m[0] for m in matches}:
+                matches.append((other_id, on))
+    for other_id, on in matches:
         db.session.add(
             PossibleDuplicate(
                 member_state_code=case.member_state_code, case_id=case.id, other_case_id=other_id, matched_on=on

@@ -8,7 +8,7 @@ from datetime import date, datetime
 from typing import Any
 from uuid import uuid4
 
-from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Agency, MemberState, User
@@ -120,6 +120,9 @@ class Case(ClientKeyed, Base):
     __table_args__ = (
         CheckConstraint("(status = 'closed') = (closed_reason IS NOT NULL)", name="closed_with_reason"),
         CheckConstraint("level BETWEEN 0 AND 2", name="level_range"),
+        # "My cases" for an agency and for a country's focal point, in list order.
+        Index("ix_case_file_agency_level_opened", "owner_agency_id", "level", "opened_at"),
+        Index("ix_case_file_state_level_opened", "member_state_code", "level", "opened_at"),
     )
 
 

@@ -61,12 +61,30 @@ def language_name(code: str, language: str | None = None) -> str:
 
 def all_countries() -> list[tuple[str, str]]:
     """Every ISO 3166-1 country as (alpha-2, localised name), sorted by name."""
-    return sorted(((c.alpha_2, country_name(c.alpha_2)) for c in pycountry.countries), key=lambda item: item[1])
+    return list(_all_countries(str(get_locale() or "en")))
+
+
+@lru_cache(maxsize=16)
+def _all_countries(language: str) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        sorted(((c.alpha_2, country_name(c.alpha_2, language)) for c in pycountry.countries), key=lambda i: i[1])
+    )
 
 
 def all_languages() -> list[tuple[str, str]]:
     """ISO 639-1 languages as (code, localised name), sorted by name."""
-    return sorted(
-        ((lang.alpha_2, language_name(lang.alpha_2)) for lang in pycountry.languages if hasattr(lang, "alpha_2")),
-        key=lambda item: item[1],
+    return list(_all_languages(str(get_locale() or "en")))
+
+
+@lru_cache(maxsize=16)
+def _all_languages(language: str) -> tuple[tuple[str, str], ...]:
+    return tuple(
+        sorted(
+            (
+                (lang.alpha_2, language_name(lang.alpha_2, language))
+                for lang in pycountry.languages
+                if hasattr(lang, "alpha_2")
+            ),
+            key=lambda i: i[1],
+        )
     )

@@ -6,3 +6,11 @@ document.addEventListener("DOMContentLoaded", function () {
     summary.focus();
   }
 });
+
+// A "print" button, shown only when scripts run (without them, the browser's own print works).
+document.addEventListener("DOMContentLoaded", function () {
+  document.querySelectorAll("[data-print]").forEach(function (button) {
+    button.hidden = false;
+    button.addEventListener("click", function () { window.print(); });
+  });
+});
