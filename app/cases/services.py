@@ -56,7 +56,7 @@ def visible_case(actor: User, case_id: str) -> Case:
 def view_case(actor: User, case_id: str) -> tuple[Case, list[IdentificationRecord], list[CaseEvent]]:
     case = db.session.execute(
         select(Case)
-        .options(joinedload(Case.person), joinedload(Case.owner_agency))
+        .options(joinedload(Case.person), joinedload(Case.owner_agency), joinedload(Case.assigned_user))
         .where(Case.id == case_id, visible_cases_filter(actor))
     ).scalar_one_or_none()
     if case is None:
