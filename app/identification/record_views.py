@@ -14,6 +14,7 @@ from werkzeug.datastructures import MultiDict
 from app import cases as perms
 from app.accounts.models import MemberState
 from app.accounts.services import FieldError
+from app.audit.services import record
 from app.cases.vocabulary import AgeEstimation, DocumentType, EncounterContext, Gender, RiskLevel
 from app.core.forms import attach_field_error, select_choices
 from app.core.i18n import all_countries, all_languages, country_name
@@ -122,7 +123,8 @@ def edit(record_id: str) -> ResponseReturnValue:
         db.session.commit()
         values = typed
     else:
-        values = MultiDict([(k, v) for k, vs in records.draft_values(row).items() for v in vs])
+        values = MultiDict([(k, v) for k, vs in records.open_draft(current_user, row).items() for v in vs])
+        db.session.commit()  # the audit entry of this view
     form = IdentificationForm(formdata=values if values else None)
     _choices(form)
     if not values:
@@ -172,6 +174,15 @@ def edit(record_id: str) -> ResponseReturnValue:
 def amend(record_id: str) -> ResponseReturnValue:
     row, case = amendments.amendable_record(current_user, record_id)
     current = amendments.current_values(row)
+    if request.method == "GET":
+        record(
+            "identification.viewed",
+            actor=current_user,
+            object_type="identification",
+            object_id=row.id,
+            details={"case": case.id},
+        )
+        db.session.commit()
     form = AmendmentForm(data=None if request.method == "POST" else {k: current.get(k) for k in amendments.AMENDABLE})
     form.risk_level.choices = select_choices((r.value, r.title) for r in RiskLevel)
     if form.validate_on_submit():

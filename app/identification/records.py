@@ -120,6 +120,12 @@ def draft_values(row: IdentificationRecord) -> dict[str, Any]:
     return loaded
 
 
+def open_draft(actor: User, row: IdentificationRecord) -> dict[str, Any]:
+    """What was typed so far, for the officer's own eyes; the viewing is recorded."""
+    record("identification.draft_viewed", actor=actor, object_type="identification", object_id=row.id)
+    return draft_values(row)
+
+
 def save_draft(actor: User, row: IdentificationRecord, values: dict[str, Any]) -> None:
     """Keep what was typed, valid or not; nothing else changes."""
     if row.officer_id != actor.id or row.status != RecordStatus.DRAFT:

@@ -317,3 +317,22 @@ def test_a_person_met_again_is_added_to_the_existing_case(app: Flask, client: Fl
         f"/identifications/{third}", data={**form(), "existing_case": elsewhere.id, "action": "submit"}
     )
     assert "Not a valid choice" in refused.get_data(as_text=True)  # cases the officer cannot see are not offered
+
+
+def test_every_view_of_identifying_data_is_recorded(app: Flask, client: FlaskClient, officer: User) -> None:
+    record_id = start(client)
+    client.get(f"/identifications/{record_id}")
+    case_url = client.post(f"/identifications/{record_id}", data={**form(), "action": "submit"}).location
+    client.get(case_url)
+    client.get("/cases/")
+    client.get(f"/identifications/{record_id}/amend")
+    with app.app_context():
+        logged = list(db.session.execute(select(AuditEntry.action).order_by(AuditEntry.seq)).scalars())
+    for action in (
+        "identification.draft_viewed",
+        "identification.submitted",
+        "case.viewed",
+        "case.list_viewed",
+        "identification.viewed",
+    ):
+        assert action in logged, action
