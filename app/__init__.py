@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -123,12 +124,13 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
-    from flask_babel import lazy_gettext as _l
 
     from app import accounts as perms
     from app import cases as case_perms
     from app.accounts.roles import Role, has_permission
+    from app.cases.vocabulary import EVENT_TITLES
     from app.core.i18n import LANGUAGE_NAMES, country_name
+    from app.identification.amendments import AMENDABLE_TITLES
     from app.identification.assessment import ChildReason
 
     @app.template_filter("indicator_label")
@@ -144,36 +146,9 @@ def _register_template_helpers(app: Flask) -> None:
     def _child_reason_title(value: str) -> str:
         return str(ChildReason(value).title)
 
-    import json as _json
-
     @app.template_filter("fromjson")
     def _fromjson(value: str) -> Any:
-        return _json.loads(value)
-
-    amendable_titles = {
-        "place": _l("Place"),
-        "risk_level": _l("Risk from traffickers"),
-        "risk_note": _l("About the risk"),
-        "observations": _l("Observations"),
-        "medical_emergency": _l("Needs urgent medical care"),
-        "accommodation_tonight": _l("Needs a safe place to sleep tonight"),
-        "child_protection": _l("Child protection must be involved"),
-    }
-
-    event_titles = {
-        "case.opened": _l("Case opened after an identification"),
-        "case.start_assistance": _l("Assistance started"),
-        "case.close": _l("Case closed"),
-        "case.reopen": _l("Case reopened"),
-        "case.linked": _l("Linked with another case of the same person"),
-        "identification.amended": _l("Identification corrected"),
-        "identification.added": _l("A new identification was added"),
-        "note.added": _l("Note added"),
-        "task.added": _l("Task added"),
-        "task.done": _l("Task done"),
-        "consent.recorded": _l("Consent recorded"),
-        "consent.withdrawn": _l("Consent withdrawn"),
-    }
+        return json.loads(value)
 
     @app.context_processor
     def _helpers() -> dict[str, Any]:
@@ -191,6 +166,6 @@ def _register_template_helpers(app: Flask) -> None:
             "Role": Role,
             "perms": perms,
             "case_perms": case_perms,
-            "event_titles": event_titles,
-            "amendable_titles": amendable_titles,
+            "event_titles": EVENT_TITLES,
+            "amendable_titles": AMENDABLE_TITLES,
         }

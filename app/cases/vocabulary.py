@@ -165,3 +165,20 @@ CLOCK_TITLES = {
     "reasonable_grounds_decision": _l("Reasonable-grounds decision due"),
     "reflection_period": _l("Recovery and reflection period ends"),
 }
+
+
+# Timeline entries (CaseEvent.kind), as shown on the case page.
+EVENT_TITLES = {
+    "case.opened": _l("Case opened after an identification"),
+    "case.start_assistance": _l("Assistance started"),
+    "case.close": _l("Case closed"),
+    "case.reopen": _l("Case reopened"),
+    "case.linked": _l("Linked with another case of the same person"),
+    "identification.amended": _l("Identification corrected"),
+    "identification.added": _l("A new identification was added"),
+    "note.added": _l("Note added"),
+    "task.added": _l("Task added"),
+    "task.done": _l("Task done"),
+    "consent.recorded": _l("Consent recorded"),
+    "consent.withdrawn": _l("Consent withdrawn"),
+}

@@ -20,6 +20,15 @@ from app.identification.models import IdentificationAmendment, IdentificationRec
 
 FLAGS = ("medical_emergency", "accommodation_tonight", "child_protection")
 AMENDABLE = ("place", "risk_level", "risk_note", "observations", *FLAGS)
+AMENDABLE_TITLES = {
+    "place": _l("Place"),
+    "risk_level": _l("Risk from traffickers"),
+    "risk_note": _l("About the risk"),
+    "observations": _l("Observations"),
+    "medical_emergency": _l("Needs urgent medical care"),
+    "accommodation_tonight": _l("Needs a safe place to sleep tonight"),
+    "child_protection": _l("Child protection must be involved"),
+}
 
 
 def amendable_record(actor: User, record_id: str) -> tuple[IdentificationRecord, Case]:
