@@ -111,6 +111,19 @@ class BaseConfig:
     # Rate-limit counters: Redis when REDIS_URL is set. A single-server installation may
     # choose RATELIMIT_STORAGE_URI=memory:// explicitly; production never falls back silently.
     RATELIMIT_STORAGE_URI: str | None = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL")
+    # Background jobs (e-mail, deadlines): an RQ queue in Redis; unset: run in-process.
+    JOBS_REDIS_URL: str | None = os.environ.get("JOBS_REDIS_URL") or os.environ.get("REDIS_URL")
+    # E-mail notifications (no personal data, only a link). No MAIL_SERVER: in-app only.
+    MAIL_SERVER: str | None = os.environ.get("MAIL_SERVER")
+    MAIL_PORT = _env_int("MAIL_PORT", 587)
+    MAIL_STARTTLS = _env_bool("MAIL_STARTTLS", True)
+    MAIL_USERNAME: str | None = os.environ.get("MAIL_USERNAME")
+    MAIL_PASSWORD: str | None = os.environ.get("MAIL_PASSWORD")
+    MAIL_FROM = os.environ.get("MAIL_FROM", "no-reply@localhost")
+    # The address users reach the app at, for links in e-mails.
+    EXTERNAL_URL = os.environ.get("EXTERNAL_URL", "http://127.0.0.1:5000")
+    # How long a recipient keeps reading a referral's shared data after it ended.
+    REFERRAL_ACCESS_GRACE = timedelta(days=_env_int("REFERRAL_ACCESS_GRACE_DAYS", 14))
     # Host names this installation answers to (comma-separated); links in the UI use them.
     TRUSTED_HOSTS: list[str] | None = _env_list("TRUSTED_HOSTS", []) or None
 
@@ -228,6 +241,8 @@ class TestingConfig(BaseConfig):
     ARGON2_PARALLELISM = 1
     RATELIMIT_STORAGE_URI = "memory://"
     REDIS_URL = None
+    JOBS_REDIS_URL = None
+    MAIL_SERVER = None
 
 
 CONFIGS: dict[str, type[BaseConfig]] = {

@@ -30,6 +30,7 @@ def create_app(config: str | dict[str, Any] | None = None) -> Flask:
     # Flask-Limiter logs each breach with its key (a client address) at INFO: keep it out.
     logging.getLogger("flask-limiter").setLevel(logging.WARNING)
 
+    from app.core import jobs  # noqa: F401 - registers the after-commit dispatch of background jobs
     from app.core.request_context import init_request_context
 
     init_request_context(app)  # first: every later step, CSRF included, has a request id
@@ -107,10 +108,13 @@ def _init_extensions(app: Flask) -> None:
 def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import admin, auth, profile
     from app.cases.views import bp as cases_bp
+    from app.directory.views import bp as directory_bp
     from app.identification.record_views import bp as identifications_bp
     from app.identification.views import bp as identification_bp
     from app.main.views import bp as main_bp
+    from app.notifications.views import bp as notifications_bp
     from app.privacy.views import bp as privacy_bp
+    from app.referrals.views import bp as referrals_bp
 
     app.register_blueprint(main_bp)
     app.register_blueprint(auth.bp)
@@ -120,6 +124,9 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(identifications_bp)
     app.register_blueprint(cases_bp)
     app.register_blueprint(privacy_bp)
+    app.register_blueprint(directory_bp)
+    app.register_blueprint(referrals_bp)
+    app.register_blueprint(notifications_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:

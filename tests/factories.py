@@ -108,3 +108,84 @@ def make_draft(officer: User) -> object:
     draft = records.start_draft(officer)
     db.session.commit()
     return draft
+
+
+def make_organization(agency: Agency | None = None, *, country: str = "FR", name: str | None = None) -> object:
+    """A directory organisation; linked to ``agency`` when given (it then receives referrals)."""
+    from app.directory.models import Organization
+
+    organization = Organization(
+        name=name or f"Organisation {next(_counter)}",
+        member_state_code=agency.member_state_code if agency else country,
+        agency_id=agency.id if agency else None,
+        active=True,
+    )
+    db.session.add(organization)
+    db.session.commit()
+    return organization
+
+
+def make_service(organization: object, **fields: object) -> object:
+    """A service of ``organization`` (safe accommodation by default; override any field)."""
+    from app.directory.models import Service
+    from app.directory.vocabulary import ServiceType
+
+    values: dict[str, object] = {
+        "name": f"Service {next(_counter)}",
+        "service_type": ServiceType.SAFE_ACCOMMODATION,
+        "member_state_code": organization.member_state_code,  # type: ignore[attr-defined]
+        "languages": ["en", "fr"],
+        "target_groups": [],
+    }
+    values.update(fields)
+    service = Service(organization_id=organization.id, **values)  # type: ignore[attr-defined]
+    db.session.add(service)
+    db.session.commit()
+    return service
+
+
+def make_consent(case: object, recorder: User, organizations: list[object]) -> object:
+    """Active consent to referral and data sharing with ``organizations``."""
+    from datetime import date
+
+    from app.privacy.models import Consent, GivenBy
+
+    consent = Consent(
+        case_id=case.id,  # type: ignore[attr-defined]
+        person_id=case.person_id,  # type: ignore[attr-defined]
+        given_by=GivenBy.PERSON,
+        given_on=date(2026, 11, 1),
+        language="en",
+        assistance_referral=True,
+        data_sharing=True,
+        organization_ids=[o.id for o in organizations],  # type: ignore[attr-defined]
+        recorded_by_id=recorder.id,
+    )
+    db.session.add(consent)
+    db.session.commit()
+    return consent
+
+
+def make_referral(sender: User, case: object, service: object, *, urgency: str = "urgent", send: bool = True) -> object:
+    """A referral made through the service layer, with consent recorded first (committed)."""
+    from app.referrals import services
+    from app.referrals.vocabulary import MINIMUM_SHARED, Urgency
+
+    organization = service.organization  # type: ignore[attr-defined]
+    from app.referrals.services import covering_consent
+
+    if covering_consent(case, organization.id) is None:  # type: ignore[arg-type]
+        make_consent(case, sender, [organization])
+    referral = services.create(
+        sender,
+        case,  # type: ignore[arg-type]
+        services.ReferralRequest(
+            service_id=service.id,  # type: ignore[attr-defined]
+            purpose="Safe place to sleep tonight",
+            urgency=Urgency(urgency),
+            shared_parts=list(MINIMUM_SHARED),
+            send=send,
+        ),
+    )
+    db.session.commit()
+    return referral

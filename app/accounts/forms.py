@@ -187,5 +187,26 @@ class MemberStateForm(FlaskForm):
         _l("Region for public holidays (optional)"),
         validators=[Optional(), Length(max=10, message=_l("Use at most 10 characters."))],
     )
+    referral_emergency_hours = IntegerField(
+        _l("Response deadline for emergency referrals (hours)"),
+        validators=[
+            InputRequired(message=_l("Enter a number of hours.")),
+            NumberRange(min=1, max=72, message=_l("Enter a number from 1 to 72.")),
+        ],
+    )
+    referral_urgent_hours = IntegerField(
+        _l("Response deadline for urgent referrals (hours)"),
+        validators=[
+            InputRequired(message=_l("Enter a number of hours.")),
+            NumberRange(min=1, max=168, message=_l("Enter a number from 1 to 168.")),
+        ],
+    )
+    referral_routine_working_days = IntegerField(
+        _l("Response deadline for routine referrals (working days)"),
+        validators=[
+            InputRequired(message=_l("Enter a number of working days.")),
+            NumberRange(min=1, max=60, message=_l("Enter a number from 1 to 60.")),
+        ],
+    )
     version = HiddenField()
     submit = SubmitField(_l("Save"))

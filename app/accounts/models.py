@@ -40,6 +40,10 @@ class MemberState(Base):
     reflection_period_days: Mapped[int] = mapped_column(Integer, default=30, server_default="30")
     decision_working_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
     holiday_subdivision: Mapped[str | None] = mapped_column(String(10), nullable=True)
+    # Referral response deadlines by urgency (app.referrals.deadlines).
+    referral_emergency_hours: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    referral_urgent_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
+    referral_routine_working_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
     version: Mapped[int] = mapped_column(Integer, default=1)
 
     focal_point_agency: Mapped[Agency | None] = relationship(foreign_keys=[focal_point_agency_id])
@@ -50,6 +54,9 @@ class MemberState(Base):
         CheckConstraint("retention_months IS NULL OR retention_months > 0", name="retention_positive"),
         CheckConstraint("reflection_period_days >= 30", name="reflection_at_least_30_days"),
         CheckConstraint("decision_working_days BETWEEN 1 AND 60", name="decision_deadline_range"),
+        CheckConstraint("referral_emergency_hours BETWEEN 1 AND 72", name="referral_emergency_range"),
+        CheckConstraint("referral_urgent_hours BETWEEN 1 AND 168", name="referral_urgent_range"),
+        CheckConstraint("referral_routine_working_days BETWEEN 1 AND 60", name="referral_routine_range"),
     )
 
 

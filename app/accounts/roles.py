@@ -8,7 +8,7 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
 from app import accounts as perms
-from app import cases, identification
+from app import cases, directory, identification, referrals
 
 
 class Role(enum.StrEnum):
@@ -71,9 +71,17 @@ AGENCY_KIND_TITLES: dict[AgencyKind, LazyString] = {
 _EVERYONE = frozenset({perms.SELF_SERVICE.name, identification.VIEW_CATALOGUE.name})
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
-    Role.FRONTLINE: _EVERYONE | {cases.IDENTIFY.name, cases.VIEW_CASES.name},
-    Role.CASEWORKER: _EVERYONE,
-    Role.AGENCY_ADMIN: _EVERYONE | {perms.MANAGE_USERS.name},
+    Role.FRONTLINE: _EVERYONE
+    | {cases.IDENTIFY.name, cases.VIEW_CASES.name, directory.VIEW_DIRECTORY.name, referrals.MAKE_REFERRALS.name},
+    Role.CASEWORKER: _EVERYONE
+    | {directory.VIEW_DIRECTORY.name, directory.UPDATE_CAPACITY.name, referrals.RECEIVE_REFERRALS.name},
+    Role.AGENCY_ADMIN: _EVERYONE
+    | {
+        perms.MANAGE_USERS.name,
+        directory.VIEW_DIRECTORY.name,
+        directory.MANAGE_DIRECTORY.name,
+        directory.UPDATE_CAPACITY.name,
+    },
     Role.FOCAL_POINT: _EVERYONE
     | {
         perms.VIEW_DIRECTORY_OF_AGENCIES.name,
@@ -81,14 +89,20 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         cases.IDENTIFY.name,
         cases.VIEW_CASES.name,
         cases.RESOLVE_DUPLICATES.name,
+        directory.VIEW_DIRECTORY.name,
+        directory.MANAGE_DIRECTORY.name,
+        referrals.MAKE_REFERRALS.name,
+        referrals.VITAL_INTEREST.name,
     },
-    Role.SUPERVISOR: _EVERYONE,
+    Role.SUPERVISOR: _EVERYONE | {directory.VIEW_DIRECTORY.name},
     Role.SYSTEM_ADMIN: _EVERYONE
     | {
         perms.MANAGE_USERS.name,
         perms.MANAGE_AGENCIES.name,
         perms.MANAGE_MEMBER_STATES.name,
         perms.VIEW_DIRECTORY_OF_AGENCIES.name,
+        directory.VIEW_DIRECTORY.name,
+        directory.MANAGE_DIRECTORY.name,
     },
 }
 

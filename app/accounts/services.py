@@ -474,6 +474,9 @@ class MemberStateSettings:
     reflection_period_days: int = 30
     decision_working_days: int = 5
     holiday_subdivision: str | None = None
+    referral_emergency_hours: int = 2
+    referral_urgent_hours: int = 24
+    referral_routine_working_days: int = 5
 
 
 def update_member_state(actor: User, state: MemberState, data: MemberStateSettings, *, version: int) -> None:
@@ -501,6 +504,11 @@ def update_member_state(actor: User, state: MemberState, data: MemberStateSettin
     state.reflection_period_days = data.reflection_period_days
     state.decision_working_days = data.decision_working_days
     state.holiday_subdivision = data.holiday_subdivision or None
+    if not data.referral_emergency_hours <= data.referral_urgent_hours:
+        raise FieldError("referral_urgent_hours", _l("An urgent deadline cannot be shorter than an emergency one."))
+    state.referral_emergency_hours = data.referral_emergency_hours
+    state.referral_urgent_hours = data.referral_urgent_hours
+    state.referral_routine_working_days = data.referral_routine_working_days
     db.session.flush()
     record(
         "member_state.updated",
@@ -512,5 +520,12 @@ def update_member_state(actor: User, state: MemberState, data: MemberStateSettin
             "retention_months": data.retention_months,
             "default_language": data.default_language,
             "timezone": data.timezone,
+            "reflection_period_days": data.reflection_period_days,
+            "decision_working_days": data.decision_working_days,
+            "referral_deadlines": [
+                data.referral_emergency_hours,
+                data.referral_urgent_hours,
+                data.referral_routine_working_days,
+            ],
         },
     )

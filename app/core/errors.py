@@ -8,6 +8,7 @@ import traceback
 from flask import Flask, g, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.orm.exc import StaleDataError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -103,6 +104,12 @@ def init_error_handlers(app: Flask) -> None:
             )
             db.session.commit()
         return render_error(exc.status_code, exc.message)
+
+    @app.errorhandler(StaleDataError)
+    def _stale(_exc: StaleDataError):  # type: ignore[no-untyped-def]
+        # Optimistic locking: someone else changed the row between read and write.
+        db.session.rollback()
+        return render_error(409)
 
     @app.errorhandler(CSRFError)
     def _csrf_error(exc: CSRFError):  # type: ignore[no-untyped-def]

@@ -6,7 +6,9 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask_wtf import FlaskForm
+from wtforms import SelectMultipleField
 from wtforms.fields.choices import SelectChoice
+from wtforms.widgets import CheckboxInput, ListWidget
 
 
 def attach_field_error(form: FlaskForm, field: str, message: Any) -> None:
@@ -21,3 +23,10 @@ def attach_field_error(form: FlaskForm, field: str, message: Any) -> None:
 def select_choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
     """(value, label) pairs as WTForms choices."""
     return [SelectChoice(value, label) for value, label in pairs]
+
+
+class CheckboxListField(SelectMultipleField):  # type: ignore[misc]
+    """A multiple choice shown as a list of checkboxes (easier on a phone than a multi-select)."""
+
+    widget = ListWidget(prefix_label=False)
+    option_widget = CheckboxInput()

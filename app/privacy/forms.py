@@ -7,7 +7,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, SelectField, StringField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
-from app.core.forms import select_choices
+from app.core.forms import CheckboxListField, select_choices
 from app.privacy.models import GivenBy
 
 GIVEN_BY_TITLES = {GivenBy.PERSON: _l("The person"), GivenBy.GUARDIAN: _l("A guardian or legal representative")}
@@ -27,6 +27,11 @@ class ConsentForm(FlaskForm):
     data_sharing = BooleanField(_l("Sharing data with the recipients named below"))
     recipients = StringField(
         _l("Named recipients"), validators=[Optional(), Length(max=300, message=_l("Use at most 300 characters."))]
+    )
+    organization_ids = CheckboxListField(
+        _l("Organisations in the directory the data may be shared with"),
+        validators=[Optional()],
+        description=_l("A referral to an organisation needs consent that names it."),
     )
     cross_border = BooleanField(_l("Transfer to another country"))
     explained = TextAreaField(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, CheckConstraint, Date, DateTime, ForeignKey, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, Date, DateTime, ForeignKey, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import User
@@ -36,6 +36,8 @@ class Consent(ClientKeyed, Base):
     recipients_sealed: Mapped[str | None] = mapped_column("recipients", EncryptedText, nullable=True)
     explained = encrypted("explained_sealed", "explained")  # what was explained, in the officer's words
     recipients = encrypted("recipients_sealed", "recipients")  # named recipients for data sharing
+    # Organisations of the directory named as recipients: what a referral checks.
+    organization_ids: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     recorded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     recorded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     withdrawn_on: Mapped[date | None] = mapped_column(Date, nullable=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from flask_babel import lazy_gettext as _l
@@ -16,6 +16,7 @@ from app.cases.models import Case, CaseEvent
 from app.cases.states import case_worker
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, PermissionDenied
+from app.directory.models import Organization
 from app.extensions import db
 from app.privacy.models import Consent, GivenBy
 
@@ -30,6 +31,7 @@ class ConsentData:
     cross_border: bool
     explained: str
     recipients: str
+    organization_ids: list[str] = field(default_factory=list)
 
 
 def consents_for(case: Case) -> list[Consent]:
@@ -50,8 +52,19 @@ def record_consent(actor: User, case: Case, data: ConsentData) -> Consent:
         raise FieldError("given_on", _l("The date cannot be in the future."))
     if not (data.assistance_referral or data.data_sharing or data.cross_border):
         raise FieldError("assistance_referral", _l("Choose at least one purpose the person agreed to."))
-    if data.data_sharing and not data.recipients.strip():
+    if data.data_sharing and not (data.recipients.strip() or data.organization_ids):
         raise FieldError("recipients", _l("Name who the data may be shared with."))
+    if not data.data_sharing and data.organization_ids:
+        raise FieldError("data_sharing", _l("Tick data sharing to name organisations as recipients."))
+    known = set(
+        db.session.execute(
+            select(Organization.id).where(
+                Organization.id.in_(data.organization_ids), Organization.member_state_code == case.member_state_code
+            )
+        ).scalars()
+    )
+    if known != set(data.organization_ids):
+        raise FieldError("organization_ids", _l("Choose organisations from the list."))
     if case.presumed_child and data.given_by == GivenBy.PERSON:
         raise FieldError(
             "given_by",
@@ -66,6 +79,7 @@ def record_consent(actor: User, case: Case, data: ConsentData) -> Consent:
         assistance_referral=data.assistance_referral,
         data_sharing=data.data_sharing,
         cross_border=data.cross_border,
+        organization_ids=sorted(data.organization_ids),
         recorded_by_id=actor.id,
     )
     consent.explained = data.explained.strip() or None
@@ -84,6 +98,7 @@ def record_consent(actor: User, case: Case, data: ConsentData) -> Consent:
             "assistance_referral": data.assistance_referral,
             "data_sharing": data.data_sharing,
             "cross_border": data.cross_border,
+            "organizations": sorted(data.organization_ids),
         },
     )
     return consent

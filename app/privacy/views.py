@@ -13,6 +13,7 @@ from app.cases import services as cases
 from app.core.forms import attach_field_error, select_choices
 from app.core.i18n import all_languages
 from app.core.permissions import requires
+from app.directory import queries as directory
 from app.extensions import db
 from app.privacy import services
 from app.privacy.forms import ConsentForm, WithdrawForm
@@ -27,6 +28,9 @@ def record_consent(case_id: str) -> ResponseReturnValue:
     case = cases.visible_case(current_user, case_id)
     form = ConsentForm()
     form.language.choices = select_choices(all_languages())
+    form.organization_ids.choices = select_choices(
+        (org.id, org.name) for org in directory.organizations_in(case.member_state_code)
+    )
     if form.validate_on_submit():
         data = services.ConsentData(
             given_by=GivenBy(form.given_by.data),
@@ -37,6 +41,7 @@ def record_consent(case_id: str) -> ResponseReturnValue:
             cross_border=bool(form.cross_border.data),
             explained=form.explained.data or "",
             recipients=form.recipients.data or "",
+            organization_ids=list(form.organization_ids.data or []),
         )
         try:
             services.record_consent(current_user, case, data)

@@ -276,6 +276,9 @@ def member_state_edit(code: str) -> ResponseReturnValue:
             reflection_period_days=form.reflection_period_days.data or 0,
             decision_working_days=form.decision_working_days.data or 0,
             holiday_subdivision=(form.holiday_subdivision.data or "").strip().upper() or None,
+            referral_emergency_hours=form.referral_emergency_hours.data or 0,
+            referral_urgent_hours=form.referral_urgent_hours.data or 0,
+            referral_routine_working_days=form.referral_routine_working_days.data or 0,
         )
         try:
             services.update_member_state(current_user, state, data, version=int(form.version.data or 0))

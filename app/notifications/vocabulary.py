@@ -1,0 +1,19 @@
+"""Notification kinds with their translated texts. No text carries personal data."""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+NOTIFICATION_TITLES = {
+    "referral.received": _l("A new referral is waiting for your answer"),
+    "referral.acknowledge": _l("Your referral was acknowledged"),
+    "referral.accept": _l("Your referral was accepted"),
+    "referral.decline": _l("Your referral was declined"),
+    "referral.start": _l("The service has started for your referral"),
+    "referral.complete": _l("Your referral was completed"),
+    "referral.reopened": _l("A completed referral was reopened by the service"),
+    "referral.withdrawn": _l("A referral to your organisation was withdrawn"),
+    "referral.due_soon": _l("A referral's response deadline is approaching"),
+    "referral.expired": _l("A referral expired without an answer"),
+    "referral.escalated": _l("Escalation: a referral from your agency expired without an answer"),
+}

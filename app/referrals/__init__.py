@@ -1,0 +1,18 @@
+"""Referrals: from a case to a service, with deadlines, a closed loop and notifications.
+
+The area's permissions are declared here as data.
+"""
+
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+
+from app.core.permissions import Permission, declare
+
+MAKE_REFERRALS = Permission("referrals.make", _l("Refer persons from visible cases to assistance services"))
+RECEIVE_REFERRALS = Permission("referrals.receive", _l("Receive and answer referrals sent to one's organisation"))
+VITAL_INTEREST = Permission(
+    "referrals.vital_interest", _l("Refer without consent, documenting a vital-interest exception")
+)
+
+declare(MAKE_REFERRALS, RECEIVE_REFERRALS, VITAL_INTEREST)

@@ -1,0 +1,85 @@
+"""Response deadlines, and the job that reminds, expires and escalates.
+
+Deadlines come from the receiving Member State's settings: emergency and urgent in hours,
+routine in working days (that country's public holidays, ``app.cases.deadlines``). The
+deadline is for the recipient's decision (accept or decline): an acknowledgement alone does
+not stop the clock, because the person is still waiting.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
+
+from app.accounts.models import MemberState
+from app.cases.deadlines import add_working_days
+from app.extensions import db
+from app.referrals.models import Referral
+from app.referrals.vocabulary import AWAITING_DECISION, Urgency
+
+# A reminder goes out when this share of the response window is left.
+REMINDER_SHARE = 0.25
+
+
+def response_deadline(sent_at: datetime, urgency: Urgency, state: MemberState) -> datetime:
+    if urgency == Urgency.EMERGENCY:
+        return sent_at + timedelta(hours=state.referral_emergency_hours)
+    if urgency == Urgency.URGENT:
+        return sent_at + timedelta(hours=state.referral_urgent_hours)
+    due_day = add_working_days(
+        sent_at.date(), state.referral_routine_working_days, state.code, state.holiday_subdivision
+    )
+    return sent_at + (due_day - sent_at.date())
+
+
+def reminder_due(referral: Referral) -> datetime:
+    assert referral.sent_at is not None and referral.due_at is not None
+    return referral.due_at - (referral.due_at - referral.sent_at) * REMINDER_SHARE
+
+
+@dataclass
+class TickResult:
+    reminded: list[str] = field(default_factory=list)
+    expired: list[str] = field(default_factory=list)
+    skipped: int = 0  # changed by someone else meanwhile: picked up next time if still due
+
+
+def check_deadlines(now: datetime) -> TickResult:
+    """Remind recipients of approaching deadlines, expire referrals past theirs and escalate
+    to the sender's supervisors. Idempotent: a second run at the same moment changes nothing.
+    Each referral is handled in its own savepoint; the caller commits."""
+    from app.referrals import services
+
+    result = TickResult()
+    due = db.session.execute(
+        select(Referral)
+        .options(joinedload(Referral.case))
+        .where(Referral.status.in_(AWAITING_DECISION), Referral.due_at <= now)
+        .order_by(Referral.due_at)
+    ).scalars()
+    for referral in list(due):
+        try:
+            with db.session.begin_nested():
+                services.expire(referral, now=now)
+            result.expired.append(referral.id)
+        except StaleDataError:
+            result.skipped += 1
+    pending = db.session.execute(
+        select(Referral).where(
+            Referral.status.in_(AWAITING_DECISION), Referral.reminded_at.is_(None), Referral.due_at > now
+        )
+    ).scalars()
+    for referral in list(pending):
+        if reminder_due(referral) > now:
+            continue
+        try:
+            with db.session.begin_nested():
+                services.remind(referral, now=now)
+            result.reminded.append(referral.id)
+        except StaleDataError:
+            result.skipped += 1
+    return result

@@ -1,0 +1,112 @@
+"""Referrals and their history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.accounts.models import Agency, User
+from app.cases.models import Case, ClientKeyed
+from app.core.db import Base, enum_column, utcnow
+from app.core.encrypted_fields import EncryptedText, encrypted
+from app.directory.models import Organization, Service
+from app.referrals.vocabulary import DeclineReason, LegalBasis, Outcome, ReferralStatus, Urgency
+
+OPEN_STATUS_SQL = "status IN ('draft', 'sent', 'acknowledged', 'reopened', 'accepted', 'in_progress')"
+
+
+class Referral(ClientKeyed, Base):
+    """A case referred to a service. Free texts are encrypted: they may describe the person."""
+
+    __tablename__ = "referral"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(ForeignKey("case_file.id"), index=True)
+    service_id: Mapped[str] = mapped_column(ForeignKey("service.id"))
+    recipient_organization_id: Mapped[str] = mapped_column(ForeignKey("organization.id"))
+    recipient_agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    sender_agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
+    sender_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    member_state_code: Mapped[str] = mapped_column(ForeignKey("member_state.code"))
+    status: Mapped[ReferralStatus] = mapped_column(
+        enum_column(ReferralStatus, "referral_status"), default=ReferralStatus.DRAFT
+    )
+    urgency: Mapped[Urgency] = mapped_column(enum_column(Urgency, "referral_urgency"))
+    shared_parts: Mapped[list[str]] = mapped_column(JSON, default=list)
+    legal_basis: Mapped[LegalBasis] = mapped_column(enum_column(LegalBasis, "referral_legal_basis"))
+    consent_id: Mapped[str | None] = mapped_column(ForeignKey("consent.id"), nullable=True)
+    purpose_sealed: Mapped[str] = mapped_column("purpose", EncryptedText)
+    justification_sealed: Mapped[str | None] = mapped_column("justification", EncryptedText, nullable=True)
+    decline_reason: Mapped[DeclineReason | None] = mapped_column(
+        enum_column(DeclineReason, "referral_decline_reason"), nullable=True
+    )
+    decline_note_sealed: Mapped[str | None] = mapped_column("decline_note", EncryptedText, nullable=True)
+    outcome: Mapped[Outcome | None] = mapped_column(enum_column(Outcome, "referral_outcome"), nullable=True)
+    services_delivered_sealed: Mapped[str | None] = mapped_column("services_delivered", EncryptedText, nullable=True)
+    purpose = encrypted("purpose_sealed", "purpose")
+    justification = encrypted("justification_sealed", "justification")  # of a vital-interest exception
+    decline_note = encrypted("decline_note_sealed", "decline_note")
+    services_delivered = encrypted("services_delivered_sealed", "services_delivered")
+
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    due_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # response deadline
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    accepted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # deadline approaching
+    escalated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    version: Mapped[int] = mapped_column(Integer, default=1)
+
+    case: Mapped[Case] = relationship()
+    service: Mapped[Service] = relationship()
+    recipient_organization: Mapped[Organization] = relationship()
+    sender_agency: Mapped[Agency] = relationship(foreign_keys=[sender_agency_id])
+    sender_user: Mapped[User] = relationship(foreign_keys=[sender_user_id])
+
+    __mapper_args__: Any = {"version_id_col": version}
+    __table_args__ = (
+        CheckConstraint("(legal_basis = 'consent') = (consent_id IS NOT NULL)", name="consent_basis"),
+        CheckConstraint("legal_basis <> 'vital_interest' OR justification IS NOT NULL", name="exception_justified"),
+        CheckConstraint("(status = 'declined') = (decline_reason IS NOT NULL)", name="declined_with_reason"),
+        CheckConstraint("status <> 'completed' OR outcome IS NOT NULL", name="completed_with_outcome"),
+        CheckConstraint(
+            "(sent_at IS NULL) = (due_at IS NULL) AND (status IN ('draft', 'withdrawn') OR sent_at IS NOT NULL)",
+            name="sent_with_deadline",
+        ),
+        # One open referral per case and service.
+        Index(
+            "uq_referral_open_case_service",
+            "case_id",
+            "service_id",
+            unique=True,
+            sqlite_where=text(OPEN_STATUS_SQL),
+            postgresql_where=text(OPEN_STATUS_SQL),
+        ),
+        # The recipient's inbox and the sender's list, newest first.
+        Index("ix_referral_recipient_status_due", "recipient_agency_id", "status", "due_at"),
+        Index("ix_referral_sender_created", "sender_agency_id", "created_at"),
+        # The deadline job.
+        Index("ix_referral_status_due", "status", "due_at"),
+    )
+
+
+class ReferralEvent(Base):
+    """A referral's history: each transition, who made it and from which side. Codes only."""
+
+    __tablename__ = "referral_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    referral_id: Mapped[str] = mapped_column(ForeignKey("referral.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
+    side: Mapped[str] = mapped_column(String(12))
+    action: Mapped[str] = mapped_column(String(40))
+    from_status: Mapped[str] = mapped_column(String(20))
+    to_status: Mapped[str] = mapped_column(String(20))
+    details: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+    actor: Mapped[User | None] = relationship()
