@@ -113,6 +113,10 @@ class BaseConfig:
     RATELIMIT_STORAGE_URI: str | None = os.environ.get("RATELIMIT_STORAGE_URI") or os.environ.get("REDIS_URL")
     # Background jobs (e-mail, deadlines): an RQ queue in Redis; unset: run in-process.
     JOBS_REDIS_URL: str | None = os.environ.get("JOBS_REDIS_URL") or os.environ.get("REDIS_URL")
+    # The deadline tick (reminders, expiry, escalation) as a repeating RQ job, in seconds.
+    JOBS_TICK_SECONDS = _env_int("JOBS_TICK_SECONDS", 60)
+    # A ticker thread under `flask run` when there is no Redis; only development sets it.
+    JOBS_INPROCESS_TICK_SECONDS = 0
     # E-mail notifications (no personal data, only a link). No MAIL_SERVER: in-app only.
     MAIL_SERVER: str | None = os.environ.get("MAIL_SERVER")
     MAIL_PORT = _env_int("MAIL_PORT", 587)
@@ -210,6 +214,7 @@ class DevelopmentConfig(BaseConfig):
     TOTP_ISSUER = "Victim referral (demo)"
     RATELIMIT_STORAGE_URI = os.environ.get("REDIS_URL") or "memory://"
     SESSION_COOKIE_NAME = "trs_session"  # plain HTTP on 127.0.0.1: no __Host- prefix
+    JOBS_INPROCESS_TICK_SECONDS = _env_int("JOBS_INPROCESS_TICK_SECONDS", 60)
 
     @classmethod
     def prepare(cls) -> dict[str, Any]:

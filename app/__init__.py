@@ -134,6 +134,8 @@ def _register_template_helpers(app: Flask) -> None:
 
     from app import accounts as perms
     from app import cases as case_perms
+    from app import directory as directory_perms
+    from app import referrals as referral_perms
     from app.accounts.roles import Role, has_permission
     from app.cases.vocabulary import EVENT_TITLES
     from app.core.i18n import LANGUAGE_NAMES, country_name
@@ -173,6 +175,8 @@ def _register_template_helpers(app: Flask) -> None:
             "Role": Role,
             "perms": perms,
             "case_perms": case_perms,
+            "directory_perms": directory_perms,
+            "referral_perms": referral_perms,
             "event_titles": EVENT_TITLES,
             "amendable_titles": AMENDABLE_TITLES,
         }

@@ -1,4 +1,5 @@
-"""Command-line tools: ``flask create-admin``, ``flask seed-demo``, ``flask audit verify``."""
+"""Command-line tools: ``flask create-admin``, ``flask seed-demo``, ``flask audit verify``,
+``flask keys``, ``flask referrals tick`` and ``flask jobs worker``."""
 
 from __future__ import annotations
 
@@ -17,6 +18,12 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_group)
     app.cli.add_command(keys_group)
+    app.cli.add_command(referrals_group)
+    app.cli.add_command(jobs_group)
+
+    from app.periodic import start_dev_ticker
+
+    start_dev_ticker(app)  # only in the process serving `flask run` in development
 
 
 @click.command("create-admin")
@@ -122,3 +129,51 @@ def keys_status() -> None:
         click.echo(f"{key_id}{marker}: {counts[key_id]} values")
     if not counts:
         click.echo("No encrypted values stored yet.")
+
+
+@click.group("referrals")
+def referrals_group() -> None:
+    """Referral tools."""
+
+
+@referrals_group.command("tick")
+@with_appcontext
+def referrals_tick() -> None:
+    """Remind, expire and escalate referrals whose deadlines are near or past (for cron).
+
+    Idempotent: run it every minute. Prints counts only.
+    """
+    from app.periodic import deadline_tick
+
+    counts = deadline_tick()
+    click.echo(f"Deadlines checked: {counts.reminded} reminded, {counts.expired} expired, {counts.skipped} skipped.")
+
+
+@click.group("jobs")
+def jobs_group() -> None:
+    """Background job tools."""
+
+
+@jobs_group.command("worker")
+@click.option("--burst", is_flag=True, help="Run the jobs that are due, then stop.")
+@with_appcontext
+def jobs_worker(burst: bool) -> None:
+    """Run background jobs from the Redis queue (JOBS_REDIS_URL), with RQ's scheduler.
+
+    Also books the periodic deadline tick (every JOBS_TICK_SECONDS), once however many
+    workers run.
+    """
+    from rq import Worker
+
+    from app.core import jobs
+    from app.periodic import PERIODIC_JOBS
+
+    url = current_app.config.get("JOBS_REDIS_URL")
+    if not url:
+        raise click.ClickException("JOBS_REDIS_URL (or REDIS_URL) is not set: jobs run in-process, no worker needed.")
+    jobs.use_app(current_app._get_current_object())  # type: ignore[attr-defined]
+    queue = jobs.redis_queue(url)
+    for func_path in PERIODIC_JOBS:
+        jobs.schedule_periodic(queue, func_path, int(current_app.config["JOBS_TICK_SECONDS"]))
+    worker = Worker([queue], connection=queue.connection)
+    worker.work(burst=burst, with_scheduler=True)

@@ -97,6 +97,9 @@ def load_demo_data() -> str:
         two_factor.store_secret(user, secret)
         user.totp_enabled_at = now
         lines.append(f" {user.email:<36} {role.value:<14} {secret}")
+    from app.directory.demo import load_demo_directory
+
+    load_demo_directory()
     record("demo.loaded", actor=None, details={"agencies": len(agencies), "users": len(DEMO_USERS)})
     lines += ["=" * 78, ""]
     return "\n".join(lines)

@@ -72,9 +72,20 @@ _EVERYONE = frozenset({perms.SELF_SERVICE.name, identification.VIEW_CATALOGUE.na
 
 ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     Role.FRONTLINE: _EVERYONE
-    | {cases.IDENTIFY.name, cases.VIEW_CASES.name, directory.VIEW_DIRECTORY.name, referrals.MAKE_REFERRALS.name},
+    | {
+        cases.IDENTIFY.name,
+        cases.VIEW_CASES.name,
+        directory.VIEW_DIRECTORY.name,
+        referrals.MAKE_REFERRALS.name,
+        referrals.VIEW_REFERRALS.name,
+    },
     Role.CASEWORKER: _EVERYONE
-    | {directory.VIEW_DIRECTORY.name, directory.UPDATE_CAPACITY.name, referrals.RECEIVE_REFERRALS.name},
+    | {
+        directory.VIEW_DIRECTORY.name,
+        directory.UPDATE_CAPACITY.name,
+        referrals.RECEIVE_REFERRALS.name,
+        referrals.VIEW_REFERRALS.name,
+    },
     Role.AGENCY_ADMIN: _EVERYONE
     | {
         perms.MANAGE_USERS.name,
@@ -93,6 +104,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         directory.MANAGE_DIRECTORY.name,
         referrals.MAKE_REFERRALS.name,
         referrals.VITAL_INTEREST.name,
+        referrals.VIEW_REFERRALS.name,
     },
     Role.SUPERVISOR: _EVERYONE | {directory.VIEW_DIRECTORY.name},
     Role.SYSTEM_ADMIN: _EVERYONE

@@ -9,7 +9,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from app import cases as perms
+from app import referrals as referral_perms
 from app.accounts.forms import ConfirmForm
+from app.accounts.roles import has_permission
 from app.accounts.services import FieldError
 from app.cases import duplicates as duplicate_service
 from app.cases import services, work
@@ -25,6 +27,7 @@ from app.identification.amendments import amendments_of
 from app.identification.assessment import ChildReason, Level, assess
 from app.privacy.forms import GIVEN_BY_TITLES, WithdrawForm
 from app.privacy.services import consents_for
+from app.referrals import services as referral_services
 
 bp = Blueprint("cases", __name__, url_prefix="/cases")
 
@@ -85,6 +88,9 @@ def detail(case_id: str) -> ResponseReturnValue:
         confirm_form=ConfirmForm(),
         today=utcnow().date(),
         clock_titles=CLOCK_TITLES,
+        referrals=referral_services.of_case(case),
+        can_refer=case_worker(current_user, case)
+        and has_permission(current_user.role, referral_perms.MAKE_REFERRALS.name),
     )
 
 

@@ -15,4 +15,7 @@ VITAL_INTEREST = Permission(
     "referrals.vital_interest", _l("Refer without consent, documenting a vital-interest exception")
 )
 
-declare(MAKE_REFERRALS, RECEIVE_REFERRALS, VITAL_INTEREST)
+# Opening one referral's page: the policies decide which side the user is on, if any.
+VIEW_REFERRALS = Permission("referrals.view", _l("Open the referrals one sends or receives"))
+
+declare(MAKE_REFERRALS, RECEIVE_REFERRALS, VITAL_INTEREST, VIEW_REFERRALS)

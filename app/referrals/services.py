@@ -34,9 +34,10 @@ from app.privacy.models import Consent
 from app.referrals import VITAL_INTEREST
 from app.referrals.deadlines import response_deadline
 from app.referrals.models import Referral, ReferralEvent
-from app.referrals.policies import is_sender
+from app.referrals.policies import inbox_filter, is_recipient, is_sender
 from app.referrals.states import REFERRAL_TRANSITIONS, SIDE_OF_GUARD
 from app.referrals.vocabulary import (
+    AWAITING_DECISION,
     ENDED_STATUSES,
     OPEN_STATUSES,
     DeclineReason,
@@ -44,6 +45,7 @@ from app.referrals.vocabulary import (
     Outcome,
     ReferralStatus,
     SharedPart,
+    Side,
     Urgency,
 )
 
@@ -446,3 +448,86 @@ def response_times(referral: Referral) -> dict[str, timedelta | None]:
         return moment - sent if sent and moment and moment >= sent else None
 
     return {"acknowledge": since_sent(referral.acknowledged_at), "accept": since_sent(referral.accepted_at)}
+
+
+def get_visible(actor: User, referral_id: str) -> tuple[Referral, Side]:
+    """The referral and the side the actor is on; NotFound when on neither."""
+    referral = db.session.execute(
+        select(Referral)
+        .options(
+            joinedload(Referral.case).joinedload(Case.person),
+            joinedload(Referral.service).joinedload(Service.organization),
+            joinedload(Referral.sender_agency),
+            joinedload(Referral.sender_user),
+        )
+        .where(Referral.id == referral_id)
+    ).scalar_one_or_none()
+    if referral is not None and is_sender(actor, referral):
+        return referral, Side.SENDER
+    if referral is not None and is_recipient(actor, referral):
+        return referral, Side.RECIPIENT
+    raise NotFound()
+
+
+LIST_LIMIT = 200
+
+
+@dataclass
+class Inbox:
+    waiting: list[Referral]  # awaiting a decision, the nearest deadline (or overdue) first
+    active: list[Referral]  # accepted or in progress
+    ended: list[Referral]  # ended within the grace period, newest first
+
+
+def inbox(actor: User, *, now: datetime, grace: timedelta) -> Inbox:
+    """Three indexed reads, however many referrals the organisation has had."""
+    base = select(Referral).options(
+        joinedload(Referral.service), joinedload(Referral.case), joinedload(Referral.sender_agency)
+    )
+    waiting = base.where(inbox_filter(actor), Referral.status.in_(AWAITING_DECISION)).order_by(Referral.due_at)
+    active = base.where(
+        inbox_filter(actor), Referral.status.in_((ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS))
+    ).order_by(Referral.accepted_at.desc())
+    ended = base.where(
+        inbox_filter(actor), Referral.status.in_(ENDED_STATUSES), Referral.ended_at >= now - grace
+    ).order_by(Referral.ended_at.desc())
+    rows = [list(db.session.execute(q.limit(LIST_LIMIT)).scalars()) for q in (waiting, active, ended)]
+    record(
+        "referral.inbox_viewed",
+        actor=actor,
+        object_type="referral",
+        details={"shown": [r.id for group in rows for r in group]},
+    )
+    return Inbox(*rows)
+
+
+def sent(actor: User) -> list[Referral]:
+    """Referrals sent from the actor's agency (frontline) or country (focal point), newest first."""
+    if actor.role == Role.FOCAL_POINT:
+        scope = Referral.member_state_code == actor.agency.member_state_code
+    elif actor.role == Role.FRONTLINE:
+        scope = Referral.sender_agency_id == actor.agency_id
+    else:
+        raise PermissionDenied()
+    rows = list(
+        db.session.execute(
+            select(Referral)
+            .options(joinedload(Referral.service), joinedload(Referral.case))
+            .where(scope)
+            .order_by(Referral.created_at.desc())
+            .limit(LIST_LIMIT)
+        ).scalars()
+    )
+    record("referral.list_viewed", actor=actor, object_type="referral", details={"shown": [r.id for r in rows]})
+    return rows
+
+
+def of_case(case: Case) -> list[Referral]:
+    return list(
+        db.session.execute(
+            select(Referral)
+            .options(joinedload(Referral.service).joinedload(Service.organization))
+            .where(Referral.case_id == case.id)
+            .order_by(Referral.created_at.desc())
+        ).scalars()
+    )

@@ -199,6 +199,9 @@ def test_system_admin_edits_member_state_settings(app: Flask, client: FlaskClien
         "version": "1",
         "reflection_period_days": "30",
         "decision_working_days": "5",
+        "referral_emergency_hours": "2",
+        "referral_urgent_hours": "24",
+        "referral_routine_working_days": "5",
     }
     wrong_kind = client.post("/admin/member-states/FR", data={**base, "focal_point_agency_id": str(police.id)})
     assert "Not a valid choice" in wrong_kind.get_data(as_text=True)

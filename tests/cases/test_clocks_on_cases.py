@@ -64,6 +64,9 @@ def test_member_state_clock_settings(app: Flask, client: FlaskClient) -> None:
         "focal_point_agency_id": "0",
         "reflection_period_days": "45",
         "decision_working_days": "10",
+        "referral_emergency_hours": "3",
+        "referral_urgent_hours": "12",
+        "referral_routine_working_days": "4",
     }
     short = client.post("/admin/member-states/DE", data={**base, "reflection_period_days": "20"})
     assert "Enter at least 30 days" in html.unescape(short.get_data(as_text=True))
@@ -73,3 +76,13 @@ def test_member_state_clock_settings(app: Flask, client: FlaskClient) -> None:
     with app.app_context():
         state = db.session.get(MemberState, "DE")
         assert (state.reflection_period_days, state.decision_working_days, state.holiday_subdivision) == (45, 10, "BY")
+        assert (state.referral_emergency_hours, state.referral_urgent_hours, state.referral_routine_working_days) == (
+            3,
+            12,
+            4,
+        )
+    inverted = client.post(
+        "/admin/member-states/DE",
+        data={**base, "version": "2", "referral_emergency_hours": "30", "referral_urgent_hours": "12"},
+    )
+    assert "An urgent deadline cannot be shorter than an emergency one." in inverted.get_data(as_text=True)

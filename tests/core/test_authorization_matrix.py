@@ -18,9 +18,20 @@ from sqlalchemy import select
 from app.accounts.models import Agency, User, UserSession
 from app.accounts.roles import AgencyKind, Role
 from app.audit.models import AuditEntry
+from app.cases.models import Case
 from app.core.gate import endpoint_rule
 from app.extensions import db
-from tests.factories import make_agency, make_case, make_draft, make_user, new_totp_secret, sign_in_directly
+from tests.factories import (
+    make_agency,
+    make_case,
+    make_draft,
+    make_organization,
+    make_referral,
+    make_service,
+    make_user,
+    new_totp_secret,
+    sign_in_directly,
+)
 
 SCOPES = ("own_agency", "other_agency", "other_state")
 ROLES = tuple(Role)
@@ -35,9 +46,12 @@ class World:
     sessions: dict[str, int]  # scope -> a session id (own_agency: the actor's own)
     cases: dict[str, str]  # scope -> a case owned by that scope's agency
     drafts: dict[str, str]  # scope -> an identification draft (own_agency: the actor's own, if any)
+    referrals: dict[str, str]  # scope -> a sent referral of that scope's case to that scope's agency
+    organizations: dict[str, str]  # scope -> the directory organisation linked to that scope's agency
+    services: dict[str, str]  # scope -> an active service of that organisation
 
 
-def build_world(role: Role | None) -> World:
+def build_world(role: Role | None, *, with_directory: bool = False) -> World:
     own = make_agency("FR", AgencyKind.NATIONAL_FOCAL_POINT, name="Own")
     other = make_agency("FR", AgencyKind.NATIONAL_FOCAL_POINT, name="Other")
     abroad = make_agency("DE", AgencyKind.NATIONAL_FOCAL_POINT, name="Abroad")
@@ -50,7 +64,26 @@ def build_world(role: Role | None) -> World:
     drafts = {scope: make_draft(make_user(Role.FRONTLINE, agency)).id for scope, agency in agencies.items()}
     if actor is not None and actor.role in (Role.FRONTLINE, Role.FOCAL_POINT):
         drafts["own_agency"] = make_draft(actor).id
-    return World(actor=actor, agencies=agencies, admins=admins, sessions={}, cases=cases, drafts=drafts)
+    referrals: dict[str, str] = {}
+    organizations: dict[str, str] = {}
+    services: dict[str, str] = {}
+    for scope, agency in agencies.items() if with_directory else ():
+        organization = make_organization(agency)
+        service = make_service(organization)
+        organizations[scope], services[scope] = organization.id, service.id
+        case = db.session.get(Case, cases[scope])
+        referrals[scope] = make_referral(make_user(Role.FRONTLINE, agency), case, service).id
+    return World(
+        actor=actor,
+        agencies=agencies,
+        admins=admins,
+        sessions={},
+        cases=cases,
+        drafts=drafts,
+        referrals=referrals,
+        organizations=organizations,
+        services=services,
+    )
 
 
 # An expectation: a status for every (role, scope), or a function of them.
@@ -103,6 +136,41 @@ def case_in_scope(role: str, scope: str) -> int:
         return 200 if scope == "own_agency" else 404
     if role == Role.FOCAL_POINT.value:
         return 200 if scope != "other_state" else 404
+    return 403
+
+
+def referral_in_scope(role: str, scope: str) -> int:
+    """Sender side: who sees the case; recipient side: caseworkers of the receiving agency."""
+    if role == Role.CASEWORKER.value:
+        return 200 if scope == "own_agency" else 404
+    return case_in_scope(role, scope)
+
+
+MANAGERS = {Role.FOCAL_POINT, Role.AGENCY_ADMIN, Role.SYSTEM_ADMIN}
+
+
+def manage_directory(status: int) -> Expect:
+    """Organisations and services: system administrators everywhere, focal points in their
+    country, agency administrators their own agency's organisation."""
+
+    def expect(role: str, scope: str) -> int:
+        if role == ANON:
+            return 302
+        allowed = {
+            Role.SYSTEM_ADMIN.value: SCOPES,
+            Role.FOCAL_POINT.value: ("own_agency", "other_agency"),
+            Role.AGENCY_ADMIN.value: ("own_agency",),
+        }.get(role, ())
+        return status if scope in allowed else 403
+
+    return expect
+
+
+def own_capacity(role: str, scope: str) -> int:
+    if role == ANON:
+        return 302
+    if role in (Role.CASEWORKER.value, Role.AGENCY_ADMIN.value):
+        return 200 if scope == "own_agency" else 403
     return 403
 
 
@@ -192,6 +260,47 @@ EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
         lambda w, s: f"/identifications/{w.drafts[s]}/amend",
         lambda r, s: 302 if r == ANON else (404 if r in ("frontline", "focal_point") else 403),
     ),
+    "referrals.new": ("GET", lambda w, s: f"/referrals/new/{w.cases[s]}", case_in_scope),
+    "referrals.inbox": ("GET", lambda w, s: "/referrals/inbox", only({Role.CASEWORKER}, 200)),
+    "referrals.sent": ("GET", lambda w, s: "/referrals/sent", only(IDENTIFIERS, 200)),
+    "referrals.detail": ("GET", lambda w, s: f"/referrals/{w.referrals[s]}", referral_in_scope),
+    "referrals.act": (
+        "POST",
+        lambda w, s: f"/referrals/{w.referrals[s]}/withdraw",
+        lambda r, s: 409 if referral_in_scope(r, s) == 200 else referral_in_scope(r, s),
+    ),
+    "notifications.index": ("GET", lambda w, s: "/notifications/", signed_in(200)),
+    "notifications.mark_read": ("POST", lambda w, s: "/notifications/0/read", signed_in(404)),
+    "notifications.mark_all_read": ("POST", lambda w, s: "/notifications/read-all", signed_in(302)),
+    "directory.search": ("GET", lambda w, s: "/directory/", signed_in(200)),
+    "directory.organizations": ("GET", lambda w, s: "/directory/organisations", only(MANAGERS, 200)),
+    "directory.organization_new": ("GET", lambda w, s: "/directory/organisations/new", only(MANAGERS, 200)),
+    "directory.export_json": ("GET", lambda w, s: "/directory/export.json", only(MANAGERS, 200)),
+    "directory.export_csv": ("GET", lambda w, s: "/directory/export.csv", only(MANAGERS, 200)),
+    "directory.import_file": ("GET", lambda w, s: "/directory/import", only(MANAGERS, 200)),
+    "directory.service_detail": ("GET", lambda w, s: f"/directory/services/{w.services[s]}", signed_in(200)),
+    "directory.update_capacity": ("POST", lambda w, s: f"/directory/services/{w.services[s]}/capacity", own_capacity),
+    "directory.organization_edit": (
+        "GET",
+        lambda w, s: f"/directory/organisations/{w.organizations[s]}",
+        manage_directory(200),
+    ),
+    "directory.service_new": (
+        "GET",
+        lambda w, s: f"/directory/organisations/{w.organizations[s]}/services/new",
+        manage_directory(200),
+    ),
+    "directory.service_edit": ("GET", lambda w, s: f"/directory/services/{w.services[s]}/edit", manage_directory(200)),
+    "directory.organization_set_active": (
+        "POST",
+        lambda w, s: f"/directory/organisations/{w.organizations[s]}/active",
+        manage_directory(302),
+    ),
+    "directory.service_set_active": (
+        "POST",
+        lambda w, s: f"/directory/services/{w.services[s]}/active",
+        manage_directory(302),
+    ),
     "admin.member_states": ("GET", lambda w, s: "/admin/member-states", only(SYS, 200)),
     "admin.member_state_edit": (
         "GET",
@@ -241,7 +350,10 @@ def test_authorization_matrix(app: Flask, role: str) -> None:
                 from tests.conftest import empty_tables
 
                 empty_tables()
-                world = build_world(None if role == ANON else Role(role))
+                world = build_world(
+                    None if role == ANON else Role(role),
+                    with_directory=endpoint.split(".")[0] in ("referrals", "directory"),
+                )
                 client = app.test_client()
                 if world.actor is not None:
                     sign_in_directly(client, world.actor)

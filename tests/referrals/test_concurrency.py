@@ -90,3 +90,38 @@ def test_only_one_of_two_racing_transitions_wins(app: Flask, pair: tuple[str, st
         ).scalar_one()
         assert events == 2  # send + the winner
         db.session.remove()
+
+
+def test_racing_requests_accept_and_withdraw(app: Flask) -> None:
+    """The same race through HTTP: two signed-in people post at once with the same version."""
+    from tests.factories import sign_in_directly
+
+    with app.test_request_context():
+        police = make_agency("FR", AgencyKind.POLICE)
+        shelter = make_agency("FR", AgencyKind.SHELTER)
+        sender = make_user(Role.FRONTLINE, police)
+        worker = make_user(Role.CASEWORKER, shelter)
+        referral = make_referral(sender, make_case(police), make_service(make_organization(shelter)))
+        url, version = f"/referrals/{referral.id}", referral.version
+        clients = [app.test_client(), app.test_client()]
+        sign_in_directly(clients[0], worker)
+        sign_in_directly(clients[1], sender)
+        db.session.remove()
+    barrier = threading.Barrier(2)
+    statuses: list[int] = [0, 0]
+
+    def post(index: int, action: str) -> None:
+        barrier.wait(timeout=10)
+        statuses[index] = clients[index].post(f"{url}/{action}", data={"version": version}).status_code
+
+    threads = [threading.Thread(target=post, args=(0, "accept")), threading.Thread(target=post, args=(1, "withdraw"))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert sorted(statuses) == [302, 409], statuses
+    with app.app_context():
+        stored = db.session.get(Referral, referral.id)
+        assert stored is not None
+        assert stored.status in (ReferralStatus.ACCEPTED, ReferralStatus.WITHDRAWN)
+        db.session.remove()
