@@ -88,6 +88,8 @@ class Referral(ClientKeyed, Base):
         ),
         # The recipient's inbox and the sender's list, newest first.
         Index("ix_referral_recipient_status_due", "recipient_agency_id", "status", "due_at"),
+        # "Recently ended" in the inbox stays one short range read however many have ended.
+        Index("ix_referral_recipient_ended", "recipient_agency_id", "ended_at"),
         Index("ix_referral_sender_created", "sender_agency_id", "created_at"),
         # The deadline job.
         Index("ix_referral_status_due", "status", "due_at"),

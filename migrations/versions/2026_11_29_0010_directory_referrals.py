@@ -254,6 +254,7 @@ def upgrade():
         batch_op.create_index(
             "ix_referral_recipient_status_due", ["recipient_agency_id", "status", "due_at"], unique=False
         )
+        batch_op.create_index("ix_referral_recipient_ended", ["recipient_agency_id", "ended_at"], unique=False)
         batch_op.create_index("ix_referral_sender_created", ["sender_agency_id", "created_at"], unique=False)
         batch_op.create_index("ix_referral_status_due", ["status", "due_at"], unique=False)
         batch_op.create_index(
@@ -347,6 +348,7 @@ def downgrade():
         batch_op.drop_index("ix_referral_status_due")
         batch_op.drop_index("ix_referral_sender_created")
         batch_op.drop_index("ix_referral_recipient_status_due")
+        batch_op.drop_index("ix_referral_recipient_ended")
         batch_op.drop_index(batch_op.f("ix_referral_case_id"))
 
     op.drop_table("referral")
