@@ -10,13 +10,12 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, false, or_, select
+from sqlalchemy import and_, false
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts.models import User
 from app.accounts.roles import Role
-from app.cases.models import Case
-from app.cases.policies import can_view_case, visible_cases_filter
+from app.cases.policies import can_view_case
 from app.referrals.models import Referral
 from app.referrals.vocabulary import ENDED_STATUSES, ReferralStatus
 
@@ -40,25 +39,10 @@ def is_system(actor: User | None, _referral: Referral) -> bool:
     return actor is None
 
 
-def sent_filter(actor: User) -> ColumnElement[bool]:
-    """Referrals of the cases the actor may see."""
-    if actor.role not in SENDER_ROLES:
-        return false()
-    return Referral.case_id.in_(select(Case.id).where(visible_cases_filter(actor)))
-
-
 def inbox_filter(actor: User) -> ColumnElement[bool]:
     if actor.role != Role.CASEWORKER:
         return false()
     return and_(Referral.recipient_agency_id == actor.agency_id, Referral.status != ReferralStatus.DRAFT)
-
-
-def shared_access_filter(actor: User, now: datetime, grace: timedelta) -> ColumnElement[bool]:
-    """Inbox referrals whose shared case data the recipient may still read."""
-    return and_(
-        inbox_filter(actor),
-        or_(Referral.status.not_in(ENDED_STATUSES), Referral.ended_at >= now - grace),
-    )
 
 
 def can_read_shared(actor: User, referral: Referral, now: datetime, grace: timedelta) -> bool:

@@ -418,17 +418,6 @@ def remind(referral: Referral, *, now: datetime) -> None:
 # -- reading ---------------------------------------------------------------------------
 
 
-def get_for_sender(actor: User, referral_id: str) -> Referral:
-    referral = db.session.execute(
-        select(Referral)
-        .options(joinedload(Referral.case), joinedload(Referral.service).joinedload(Service.organization))
-        .where(Referral.id == referral_id)
-    ).scalar_one_or_none()
-    if referral is None or not is_sender(actor, referral):
-        raise NotFound()
-    return referral
-
-
 def history(referral: Referral) -> list[ReferralEvent]:
     return list(
         db.session.execute(
