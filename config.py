@@ -54,11 +54,15 @@ def _development_secrets() -> dict[str, str]:
     path = INSTANCE_DIR / "dev-secrets.json"
     if path.exists():
         loaded: dict[str, str] = json.loads(path.read_text())
+        if "AUDIT_SIGNING_KEY" not in loaded:  # made before audit checkpoints existed
+            loaded["AUDIT_SIGNING_KEY"] = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+            path.write_text(json.dumps(loaded))
         return loaded
     values = {
         "SECRET_KEY": secrets.token_urlsafe(48),
         "FIELD_ENCRYPTION_KEYS": "dev1:" + base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "BLIND_INDEX_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "AUDIT_SIGNING_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
     }
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as handle:
@@ -91,6 +95,14 @@ def _secret_problems(settings: dict[str, Any]) -> list[str]:
     blind = _decoded_key(str(settings["BLIND_INDEX_KEY"]))
     if blind is None or len(blind) < 32:
         problems.append("BLIND_INDEX_KEY must be base64url of at least 32 random bytes")
+    seed = _decoded_key(str(settings["AUDIT_SIGNING_KEY"]))
+    if seed is None or len(seed) != 32:
+        problems.append("AUDIT_SIGNING_KEY must be base64url of a 32-byte Ed25519 private key")
+    for item in settings.get("AUDIT_RETIRED_PUBLIC_KEYS") or []:
+        public = _decoded_key(item)
+        if public is None or len(public) != 32:
+            problems.append("AUDIT_RETIRED_PUBLIC_KEYS must list base64url 32-byte Ed25519 public keys")
+            break
     return problems
 
 
@@ -107,6 +119,21 @@ class BaseConfig:
     # Field encryption: "kid:base64key,kid2:base64key"; the first is the active key.
     FIELD_ENCRYPTION_KEYS: str | None = os.environ.get("FIELD_ENCRYPTION_KEYS")
     BLIND_INDEX_KEY: str | None = os.environ.get("BLIND_INDEX_KEY")
+    # Audit checkpoints are signed with this Ed25519 key (base64url of the 32-byte private
+    # key, `flask audit keygen`); public keys of earlier signing keys stay listed to verify
+    # older checkpoints.
+    AUDIT_SIGNING_KEY: str | None = os.environ.get("AUDIT_SIGNING_KEY")
+    AUDIT_RETIRED_PUBLIC_KEYS: list[str] = _env_list("AUDIT_RETIRED_PUBLIC_KEYS", [])
+    # A signed checkpoint of the chain head at most this often, and a full verification
+    # at most this often, both from the periodic tick.
+    AUDIT_CHECKPOINT_MINUTES = _env_int("AUDIT_CHECKPOINT_MINUTES", 60)
+    AUDIT_VERIFY_HOURS = _env_int("AUDIT_VERIFY_HOURS", 24)
+    # Anomaly flags on the supervisor pages: more distinct cases viewed by one user in one
+    # hour than this, and activity in these local hours (start-end, the country's time zone).
+    AUDIT_CASES_PER_HOUR_THRESHOLD = _env_int("AUDIT_CASES_PER_HOUR_THRESHOLD", 30)
+    AUDIT_QUIET_HOURS = os.environ.get("AUDIT_QUIET_HOURS", "22-6")
+    # Emergency ("break-glass") access to a case lasts this long.
+    BREAK_GLASS_DURATION = timedelta(hours=_env_int("BREAK_GLASS_HOURS", 3))
     REDIS_URL: str | None = os.environ.get("REDIS_URL")
     # Rate-limit counters: Redis when REDIS_URL is set. A single-server installation may
     # choose RATELIMIT_STORAGE_URI=memory:// explicitly; production never falls back silently.
@@ -179,6 +206,7 @@ class BaseConfig:
         "SQLALCHEMY_DATABASE_URI",
         "FIELD_ENCRYPTION_KEYS",
         "BLIND_INDEX_KEY",
+        "AUDIT_SIGNING_KEY",
         "RATELIMIT_STORAGE_URI",
     )
 
@@ -240,6 +268,7 @@ class TestingConfig(BaseConfig):
         + base64.urlsafe_b64encode(b"\x01" * 32).decode()
     )
     BLIND_INDEX_KEY = base64.urlsafe_b64encode(b"\x03" * 32).decode()
+    AUDIT_SIGNING_KEY = base64.urlsafe_b64encode(b"\x04" * 32).decode()
     SESSION_COOKIE_NAME = "trs_session"
     ARGON2_TIME_COST = 1
     ARGON2_MEMORY_COST = 1024

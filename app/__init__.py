@@ -63,11 +63,9 @@ def _init_extensions(app: Flask) -> None:
 
     db.init_app(app)
     with app.app_context():
-        from sqlalchemy import event
+        from app.core.db import configure_sqlite
 
-        from app.core.db import enable_sqlite_foreign_keys
-
-        event.listen(db.engine, "connect", enable_sqlite_foreign_keys)
+        configure_sqlite(db.engine)
     migrate.init_app(app, db, directory=str(Path(app.root_path).parent / "migrations"))
     csrf.init_app(app)
     babel.init_app(app, locale_selector=select_locale)
@@ -107,6 +105,8 @@ def _init_extensions(app: Flask) -> None:
 
 def _register_blueprints(app: Flask) -> None:
     from app.accounts.views import admin, auth, profile
+    from app.audit.views import bp as audit_bp
+    from app.audit.views import emergency_bp
     from app.cases.views import bp as cases_bp
     from app.directory.views import bp as directory_bp
     from app.identification.record_views import bp as identifications_bp
@@ -127,12 +127,15 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(directory_bp)
     app.register_blueprint(referrals_bp)
     app.register_blueprint(notifications_bp)
+    app.register_blueprint(audit_bp)
+    app.register_blueprint(emergency_bp)
 
 
 def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale
 
     from app import accounts as perms
+    from app import audit as audit_perms
     from app import cases as case_perms
     from app import directory as directory_perms
     from app import referrals as referral_perms
@@ -175,6 +178,7 @@ def _register_template_helpers(app: Flask) -> None:
             "Role": Role,
             "perms": perms,
             "case_perms": case_perms,
+            "audit_perms": audit_perms,
             "directory_perms": directory_perms,
             "referral_perms": referral_perms,
             "event_titles": EVENT_TITLES,

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 import click
 from flask import Flask, current_app
@@ -78,14 +79,33 @@ def audit_group() -> None:
 
 
 @audit_group.command("verify")
+@click.option(
+    "--checkpoint",
+    "checkpoint_files",
+    multiple=True,
+    type=click.File("r"),
+    help="A checkpoint (compact JWS) kept outside; the chain must still match it. Repeatable.",
+)
 @with_appcontext
-def audit_verify() -> None:
-    """Check the hash chain; exit 1 and name the first broken entry if it fails."""
+def audit_verify(checkpoint_files: tuple[Any, ...]) -> None:
+    """Check the hash chain and its signed checkpoints; exit 1 and name the first broken
+    entry if it fails."""
     from app.audit.services import verify_chain
+    from app.audit.signing import BadCheckpoint, read_checkpoint
 
-    result = verify_chain()
+    claims = []
+    for handle in checkpoint_files:
+        try:
+            claims.append(read_checkpoint(handle.read()))
+        except BadCheckpoint as exc:
+            click.echo(f"Checkpoint {handle.name} refused: {exc}", err=True)
+            sys.exit(1)
+    result = verify_chain(external=claims)
     if result.ok:
-        click.echo(f"Audit chain intact: {result.checked} entries verified.")
+        click.echo(
+            f"Audit chain intact: {result.checked} entries verified "
+            f"(head {result.last_seq}, {result.checkpoints} signed checkpoint(s) matched)."
+        )
         return
     click.echo(
         f"Audit chain BROKEN at entry {result.first_broken_seq}: {result.reason} "
@@ -93,6 +113,73 @@ def audit_verify() -> None:
         err=True,
     )
     sys.exit(1)
+
+
+@audit_group.command("checkpoint")
+@with_appcontext
+def audit_checkpoint() -> None:
+    """Sign the chain head now and print the checkpoint (compact JWS) to keep outside."""
+    from app.audit.services import issue_checkpoint
+
+    checkpoint = issue_checkpoint("manual")
+    db.session.commit()
+    if checkpoint is None:
+        click.echo("The audit chain is empty: nothing to sign.", err=True)
+        sys.exit(1)
+    click.echo(checkpoint.token)
+
+
+@audit_group.command("public-key")
+@with_appcontext
+def audit_public_key() -> None:
+    """Print the public key (JWK) that checks this installation's checkpoints."""
+    import json
+
+    from app.audit.signing import public_jwk
+
+    click.echo(json.dumps(public_jwk(), indent=1))
+
+
+@audit_group.command("keygen")
+def audit_keygen() -> None:
+    """Make a new Ed25519 signing key: set AUDIT_SIGNING_KEY to the first value; when
+    replacing a key, add the old key's public value to AUDIT_RETIRED_PUBLIC_KEYS."""
+    from app.audit.signing import new_signing_key
+
+    private, public = new_signing_key()
+    click.echo(f"AUDIT_SIGNING_KEY={private}")
+    click.echo(f"# public key (for AUDIT_RETIRED_PUBLIC_KEYS once this key is replaced): {public}")
+
+
+@audit_group.command("prune")
+@with_appcontext
+def audit_prune() -> None:
+    """Delete entries past each country's audit retention whose case no longer exists,
+    behind a signed checkpoint. On PostgreSQL, run it as a role allowed to DELETE on
+    audit_entry (docs/DEPLOYMENT.md)."""
+    from app.audit.services import prune
+    from app.core.db import utcnow
+
+    result = prune(utcnow())
+    db.session.commit()
+    if result.through_seq is None:
+        click.echo("Nothing to prune.")
+    else:
+        click.echo(
+            f"Pruned {result.pruned} entries up to {result.through_seq}; the chain starts after a signed checkpoint."
+        )
+
+
+@audit_group.command("tick")
+@with_appcontext
+def audit_tick_command() -> None:
+    """Run the scheduled audit work once: a checkpoint when due, a full verification when due."""
+    from app.periodic import audit_tick
+
+    outcome = audit_tick()
+    click.echo(outcome.summary())
+    if outcome.broken:
+        sys.exit(1)
 
 
 @click.group("keys")

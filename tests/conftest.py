@@ -118,13 +118,17 @@ def empty_tables() -> None:
         conn.execute(
             text(
                 "UPDATE member_state SET focal_point_agency_id = NULL, retention_months = NULL, version = 1,"
-                " reflection_period_days = 30, decision_working_days = 5, holiday_subdivision = NULL"
+                " reflection_period_days = 30, decision_working_days = 5, holiday_subdivision = NULL,"
+                " audit_retention_months = 120"
             )
         )
         for table in tables:
-            if table.name.startswith("audit_") and conn.dialect.name == "postgresql":
-                # The append-only trigger refuses DELETE; TRUNCATE is the test's reset.
-                conn.execute(text(f"TRUNCATE {table.name}"))
+            if table.name == "audit_entry" and conn.dialect.name == "postgresql":
+                # The append-only triggers refuse DELETE and TRUNCATE; the test's reset
+                # lifts the TRUNCATE guard for its own statement only.
+                conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_no_truncate"))
+                conn.execute(text("TRUNCATE audit_entry"))
+                conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_no_truncate"))
             else:
                 conn.execute(table.delete())
 

@@ -167,6 +167,13 @@ class MemberStateForm(FlaskForm):
         _l("Retention of case data (months)"),
         validators=[Optional(), NumberRange(min=1, max=1200, message=_l("Enter a number from 1 to 1200."))],
     )
+    audit_retention_months = IntegerField(
+        _l("Retention of the audit trail (months)"),
+        validators=[
+            InputRequired(message=_l("Enter a number of months.")),
+            NumberRange(min=12, max=1200, message=_l("Enter a number from 12 to 1200.")),
+        ],
+    )
     reflection_period_days = IntegerField(
         _l("Recovery and reflection period (days)"),
         validators=[

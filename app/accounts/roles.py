@@ -8,7 +8,7 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
 from app import accounts as perms
-from app import cases, directory, identification, referrals
+from app import audit, cases, directory, identification, referrals
 
 
 class Role(enum.StrEnum):
@@ -75,6 +75,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
     | {
         cases.IDENTIFY.name,
         cases.VIEW_CASES.name,
+        cases.BREAK_GLASS.name,
         directory.VIEW_DIRECTORY.name,
         referrals.MAKE_REFERRALS.name,
         referrals.VIEW_REFERRALS.name,
@@ -99,6 +100,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         identification.MANAGE_CATALOGUE.name,
         cases.IDENTIFY.name,
         cases.VIEW_CASES.name,
+        cases.BREAK_GLASS.name,
         cases.RESOLVE_DUPLICATES.name,
         directory.VIEW_DIRECTORY.name,
         directory.MANAGE_DIRECTORY.name,
@@ -106,7 +108,13 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         referrals.VITAL_INTEREST.name,
         referrals.VIEW_REFERRALS.name,
     },
-    Role.SUPERVISOR: _EVERYONE | {directory.VIEW_DIRECTORY.name},
+    Role.SUPERVISOR: _EVERYONE
+    | {
+        directory.VIEW_DIRECTORY.name,
+        audit.VIEW_AUDIT.name,
+        audit.EXPORT_AUDIT.name,
+        audit.REVIEW_BREAK_GLASS.name,
+    },
     Role.SYSTEM_ADMIN: _EVERYONE
     | {
         perms.MANAGE_USERS.name,

@@ -19,7 +19,7 @@ from app.accounts import passwords, sessions, two_factor
 from app.accounts.models import ActivationToken, Agency, MemberState, RecoveryCode, User, UserSession
 from app.accounts.policies import assignable_roles, can_manage_user
 from app.accounts.roles import AgencyKind, Role
-from app.audit.services import record
+from app.audit.services import field_changes, record
 from app.cases.deadlines import MINIMUM_REFLECTION_DAYS, holiday_subdivisions
 from app.core.crypto import blind_index
 from app.core.db import utcnow
@@ -33,6 +33,15 @@ class FieldError(ValidationFailed):
     def __init__(self, field: str, message: object) -> None:
         self.field = field
         super().__init__(message)
+
+
+def active_staff(agency_id: int, *roles: Role) -> list[User]:
+    """The active users of an agency who hold one of ``roles`` (who gets told of something)."""
+    return list(
+        db.session.execute(
+            select(User).where(User.agency_id == agency_id, User.role.in_(roles), User.active.is_(True))
+        ).scalars()
+    )
 
 
 # --- sign-in -------------------------------------------------------------------------
@@ -69,6 +78,7 @@ def check_password(email: str, password: str) -> User | None:
             actor=None,
             object_type="user",
             object_id=user.id,
+            member_state_code=user.agency.member_state_code,  # the account's country's supervisors see it
             details={"reason": "bad_password"},
         )
         return None
@@ -304,8 +314,15 @@ def set_password_with_token(token: str, new: str) -> User:
 def set_language(actor: User, language: str) -> None:
     if language not in current_app.config["LANGUAGES"]:
         raise FieldError("language", _l("Choose one of the languages offered."))
+    changes = field_changes({"preferred_language": actor.preferred_language}, {"preferred_language": language})
     actor.preferred_language = language
-    record("user.language_changed", actor=actor, object_type="user", object_id=actor.id, details={"language": language})
+    record(
+        "user.language_changed",
+        actor=actor,
+        object_type="user",
+        object_id=actor.id,
+        details={"language": language, "changes": changes},
+    )
 
 
 # --- user administration -----------------------------------------------------------------
@@ -368,12 +385,21 @@ def create_user(actor: User, data: UserData) -> tuple[User, str]:
     return user, token
 
 
+USER_FIELDS = ("email", "display_name", "role", "agency_id", "preferred_language")
+
+
+def _user_values(user: User) -> dict[str, object]:
+    """What an administrator can change of an account (staff data: shown in the trail)."""
+    return {name: getattr(user, name) for name in USER_FIELDS}
+
+
 def update_user(actor: User, target: User, data: UserData, *, version: int) -> None:
     _require_manageable(actor, target)
     _check_version(target.version, version)
     _check_user_data(actor, data, existing=target)
+    before = _user_values(target)
     changes: dict[str, object] = {}
-    for field in ("email", "display_name", "role", "agency_id", "preferred_language"):
+    for field in USER_FIELDS:
         new = getattr(data, field)
         if field == "email":
             new = normalise_email(new)
@@ -389,7 +415,12 @@ def update_user(actor: User, target: User, data: UserData, *, version: int) -> N
             actor=actor,
             object_type="user",
             object_id=target.id,
-            details={"changed": sorted(changes), "role": target.role.value, "agency_id": target.agency_id},
+            details={
+                "changed": sorted(changes),
+                "role": target.role.value,
+                "agency_id": target.agency_id,
+                "changes": field_changes(before, _user_values(target)),
+            },
         )
     db.session.flush()
 
@@ -404,7 +435,13 @@ def set_user_active(actor: User, target: User, *, active: bool) -> None:
     target.deactivated_at = None if active else utcnow()
     if not active:
         sessions.end_all(target, sessions.EndReason.DEACTIVATED)
-    record("user.activated" if active else "user.deactivated", actor=actor, object_type="user", object_id=target.id)
+    record(
+        "user.activated" if active else "user.deactivated",
+        actor=actor,
+        object_type="user",
+        object_id=target.id,
+        details={"changes": field_changes({"active": not active}, {"active": active})},
+    )
     db.session.flush()
 
 
@@ -446,6 +483,7 @@ def save_agency(actor: User, data: AgencyData, *, agency: Agency | None = None, 
     elif version is not None:
         _check_version(agency.version, version)
     was_active = agency.active
+    before = {} if created else _agency_values(agency)
     agency.name, agency.member_state_code, agency.kind, agency.active = (
         name,
         data.member_state_code,
@@ -455,14 +493,30 @@ def save_agency(actor: User, data: AgencyData, *, agency: Agency | None = None, 
     db.session.flush()
     if was_active and not data.active and not created:
         sessions.end_all_in_agency(agency.id, sessions.EndReason.DEACTIVATED)
+    details: dict[str, object] = {
+        "kind": agency.kind.value,
+        "member_state": agency.member_state_code,
+        "active": agency.active,
+    }
+    if not created:
+        details["changes"] = field_changes(before, _agency_values(agency))
     record(
         "agency.created" if created else "agency.updated",
         actor=actor,
         object_type="agency",
         object_id=agency.id,
-        details={"kind": agency.kind.value, "member_state": agency.member_state_code, "active": agency.active},
+        details=details,
     )
     return agency
+
+
+def _agency_values(agency: Agency) -> dict[str, object]:
+    return {
+        "name": agency.name,
+        "member_state_code": agency.member_state_code,
+        "kind": agency.kind,
+        "active": agency.active,
+    }
 
 
 @dataclass
@@ -477,6 +531,7 @@ class MemberStateSettings:
     referral_emergency_hours: int = 2
     referral_urgent_hours: int = 24
     referral_routine_working_days: int = 5
+    audit_retention_months: int = 120
 
 
 def update_member_state(actor: User, state: MemberState, data: MemberStateSettings, *, version: int) -> None:
@@ -491,6 +546,12 @@ def update_member_state(actor: User, state: MemberState, data: MemberStateSettin
         raise FieldError("timezone", _l("Enter a time zone, like Europe/Paris."))
     if data.retention_months is not None and data.retention_months <= 0:
         raise FieldError("retention_months", _l("Enter a number of months greater than zero."))
+    if data.audit_retention_months < max(12, data.retention_months or 0):
+        raise FieldError(
+            "audit_retention_months",
+            _l("Keep the audit trail at least 12 months, and at least as long as the case data."),
+        )
+    before = _member_state_values(state)
     state.focal_point_agency_id = data.focal_point_agency_id
     state.default_language = data.default_language
     state.timezone = data.timezone
@@ -501,6 +562,7 @@ def update_member_state(actor: User, state: MemberState, data: MemberStateSettin
     if data.holiday_subdivision and data.holiday_subdivision not in holiday_subdivisions(state.code):
         raise FieldError("holiday_subdivision", _l("This region is not known for this country's public holidays."))
     state.retention_months = data.retention_months
+    state.audit_retention_months = data.audit_retention_months
     state.reflection_period_days = data.reflection_period_days
     state.decision_working_days = data.decision_working_days
     state.holiday_subdivision = data.holiday_subdivision or None
@@ -527,5 +589,25 @@ def update_member_state(actor: User, state: MemberState, data: MemberStateSettin
                 data.referral_urgent_hours,
                 data.referral_routine_working_days,
             ],
+            "changes": field_changes(before, _member_state_values(state)),
         },
     )
+
+
+MEMBER_STATE_SETTINGS = (
+    "focal_point_agency_id",
+    "default_language",
+    "timezone",
+    "retention_months",
+    "audit_retention_months",
+    "reflection_period_days",
+    "decision_working_days",
+    "holiday_subdivision",
+    "referral_emergency_hours",
+    "referral_urgent_hours",
+    "referral_routine_working_days",
+)
+
+
+def _member_state_values(state: MemberState) -> dict[str, object]:
+    return {name: getattr(state, name) for name in MEMBER_STATE_SETTINGS}

@@ -14,4 +14,7 @@ VIEW_CASES = Permission("cases.view", _l("See the cases of one's agency or count
 
 RESOLVE_DUPLICATES = Permission("cases.resolve_duplicates", _l("Link or dismiss possible duplicate cases"))
 
-declare(IDENTIFY, VIEW_CASES, RESOLVE_DUPLICATES)
+# Emergency access to a case outside one's scope, on a written justification, reviewed later.
+BREAK_GLASS = Permission("cases.break_glass", _l("Ask for emergency access to a case one may not otherwise see"))
+
+declare(IDENTIFY, VIEW_CASES, RESOLVE_DUPLICATES, BREAK_GLASS)

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
 from app.accounts.roles import Role
-from app.audit.services import record
+from app.audit.services import field_changes, record
 from app.cases.models import Case, CaseEvent, DuplicateStatus, Person, PossibleDuplicate
 from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, PermissionDenied
@@ -77,6 +77,7 @@ def decide(actor: User, duplicate_id: int, *, same_person: bool) -> PossibleDupl
         raise NotFound()
     if row.status != DuplicateStatus.OPEN:
         raise Conflict()
+    before = {"status": row.status, "decided_by_id": row.decided_by_id}
     row.status = DuplicateStatus.LINKED if same_person else DuplicateStatus.DISMISSED
     row.decided_by_id, row.decided_at = actor.id, utcnow()
     if same_person:
@@ -90,6 +91,10 @@ def decide(actor: User, duplicate_id: int, *, same_person: bool) -> PossibleDupl
         actor=actor,
         object_type="possible_duplicate",
         object_id=row.id,
-        details={"case": row.case_id, "other_case": row.other_case_id},
+        details={
+            "case": row.case_id,
+            "other_case": row.other_case_id,
+            "changes": field_changes(before, {"status": row.status, "decided_by_id": row.decided_by_id}),
+        },
     )
     return row

@@ -12,10 +12,10 @@ from sqlalchemy.orm import joinedload
 
 from app.accounts.models import MemberState, User
 from app.accounts.services import FieldError
-from app.audit.services import record
+from app.audit.services import field_changes, record
 from app.cases.deadlines import ClockRule, ClockStatus, status
 from app.cases.models import Case, CaseEvent
-from app.cases.policies import visible_cases_filter
+from app.cases.policies import active_grant, in_ordinary_scope, reachable_cases_filter, visible_cases_filter
 from app.cases.states import CASE_TRANSITIONS
 from app.cases.vocabulary import CaseStatus, CloseReason
 from app.core.errors import Conflict, NotFound
@@ -47,7 +47,9 @@ def my_cases(actor: User) -> list[Case]:
 
 
 def visible_case(actor: User, case_id: str) -> Case:
-    case = db.session.execute(select(Case).where(Case.id == case_id, visible_cases_filter(actor))).scalar_one_or_none()
+    case = db.session.execute(
+        select(Case).where(Case.id == case_id, reachable_cases_filter(actor))
+    ).scalar_one_or_none()
     if case is None:
         raise NotFound()
     return case
@@ -57,7 +59,7 @@ def view_case(actor: User, case_id: str) -> tuple[Case, list[IdentificationRecor
     case = db.session.execute(
         select(Case)
         .options(joinedload(Case.person), joinedload(Case.owner_agency), joinedload(Case.assigned_user))
-        .where(Case.id == case_id, visible_cases_filter(actor))
+        .where(Case.id == case_id, reachable_cases_filter(actor))
     ).scalar_one_or_none()
     if case is None:
         raise NotFound()
@@ -77,13 +79,11 @@ def view_case(actor: User, case_id: str) -> tuple[Case, list[IdentificationRecor
             .order_by(CaseEvent.at)
         ).scalars()
     )
-    record(
-        "case.viewed",
-        actor=actor,
-        object_type="case",
-        object_id=case.id,
-        details={"person": case.person_id, "identifications": [i.id for i in identifications]},
-    )
+    details: dict[str, Any] = {"person": case.person_id, "identifications": [i.id for i in identifications]}
+    if not in_ordinary_scope(actor, case):
+        grant = active_grant(actor, case.id)
+        details["break_glass"] = grant.id if grant is not None else None
+    record("case.viewed", actor=actor, object_type="case", object_id=case.id, details=details)
     return case, identifications, events
 
 
@@ -100,8 +100,11 @@ def change_status(actor: User, case: Case, action: str, *, reason: str, version:
     closing = transition is not None and transition.target == CaseStatus.CLOSED
     if closing and reason not in {r.value for r in CloseReason}:
         raise FieldError("reason", _l("Say why the case is closed."))
+    before = {"closed_reason": case.closed_reason}
     case.closed_reason = reason if closing else None  # set first: the CHECK constraint sees both at flush
-    apply_transition(CASE_TRANSITIONS, case, action, actor=actor, details={"reason": reason} if closing else None)
+    details: dict[str, Any] = {"reason": reason} if closing else {}
+    details["changes"] = field_changes(before, {"closed_reason": case.closed_reason})
+    apply_transition(CASE_TRANSITIONS, case, action, actor=actor, details=details)
     db.session.add(
         CaseEvent(
             case_id=case.id, actor_id=actor.id, kind=f"case.{action}", details={"reason": reason} if closing else {}

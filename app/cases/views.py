@@ -17,6 +17,7 @@ from app.cases import duplicates as duplicate_service
 from app.cases import services, work
 from app.cases.forms import VISIBILITY_TITLES, CaseStatusForm, NoteForm, TaskForm
 from app.cases.models import NoteVisibility
+from app.cases.policies import active_grant, in_ordinary_scope
 from app.cases.states import CASE_TRANSITIONS, case_worker
 from app.cases.vocabulary import CLOCK_TITLES, CLOSE_REASON_TITLES, RISK_TITLES
 from app.core.db import utcnow
@@ -91,6 +92,7 @@ def detail(case_id: str) -> ResponseReturnValue:
         referrals=referral_services.of_case(case),
         can_refer=case_worker(current_user, case)
         and has_permission(current_user.role, referral_perms.MAKE_REFERRALS.name),
+        emergency=None if in_ordinary_scope(current_user, case) else active_grant(current_user, case.id),
     )
 
 

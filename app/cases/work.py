@@ -10,7 +10,7 @@ from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
 from app.accounts.services import FieldError
-from app.audit.services import record
+from app.audit.services import field_changes, record
 from app.cases.models import Case, CaseEvent, CaseNote, CaseTask, NoteVisibility
 from app.cases.states import case_worker
 from app.core.db import utcnow
@@ -72,7 +72,16 @@ def complete_task(actor: User, case: Case, task_id: str) -> None:
     task.done_at = utcnow()
     db.session.add(CaseEvent(case_id=case.id, actor_id=actor.id, kind="task.done"))
     db.session.flush()
-    record("task.done", actor=actor, object_type="case_task", object_id=task.id, details={"case": case.id})
+    record(
+        "task.done",
+        actor=actor,
+        object_type="case_task",
+        object_id=task.id,
+        details={
+            "case": case.id,
+            "changes": field_changes({"done_at": None}, {"done_at": task.done_at.isoformat(timespec="seconds")}),
+        },
+    )
 
 
 def notes_and_tasks(case: Case) -> tuple[list[CaseNote], list[CaseTask]]:

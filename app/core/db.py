@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextvars
 import enum
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import DateTime, Enum, MetaData, func
+from sqlalchemy import Connection, DateTime, Engine, Enum, MetaData, event, func
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
@@ -31,14 +33,35 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow, server_default=func.now())
 
 
-def enable_sqlite_foreign_keys(dbapi_connection: object, _record: object) -> None:
-    """SQLite enforces foreign keys only when asked, per connection."""
-    import sqlite3
+# Set for the length of a web request: its transactions take SQLite's write lock up front.
+writes_expected: contextvars.ContextVar[bool] = contextvars.ContextVar("writes_expected", default=False)
 
-    if isinstance(dbapi_connection, sqlite3.Connection):
+
+def configure_sqlite(engine: Engine) -> None:
+    """SQLite, the embedded default: foreign keys on, WAL, and a request's transactions take
+    the write lock up front (BEGIN IMMEDIATE, the recipe in SQLAlchemy's pysqlite notes).
+
+    Nearly every request writes an audit entry after reading, and SQLite cannot upgrade a
+    read snapshot that another writer has overtaken (it ignores SELECT ... FOR UPDATE): the
+    request would fail with "database is locked". Taking the lock first makes concurrent
+    requests queue on the busy timeout instead. Other transactions (CLI, jobs, tests'
+    set-up) begin deferred, so a reader never holds the write lock.
+    """
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: object) -> None:
+        dbapi_connection.isolation_level = None  # let SQLAlchemy's "begin" event emit BEGIN
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=15000")
+        cursor.execute("PRAGMA journal_mode=WAL")  # readers never wait for the writer
         cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes_expected.get() else "BEGIN")
 
 
 def enum_column(enum_cls: type[enum.Enum], name: str) -> Enum:

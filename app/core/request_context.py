@@ -12,6 +12,8 @@ from dataclasses import dataclass
 
 from flask import Flask, g, request
 
+from app.core.db import writes_expected
+
 
 @dataclass(frozen=True)
 class Origin:
@@ -37,6 +39,7 @@ def init_request_context(app: Flask) -> None:
     def _set_origin() -> None:
         origin = Origin(request_id=secrets.token_hex(8), client_address=request.remote_addr)
         g.origin_token = _current.set(origin)
+        g.writes_token = writes_expected.set(True)
         g.request_id = origin.request_id
 
     @app.teardown_request
@@ -44,6 +47,9 @@ def init_request_context(app: Flask) -> None:
         token = g.pop("origin_token", None)
         if token is not None:
             _current.reset(token)
+        writes_token = g.pop("writes_token", None)
+        if writes_token is not None:
+            writes_expected.reset(writes_token)
 
     @app.after_request
     def _request_id_header(response):  # type: ignore[no-untyped-def]

@@ -1,8 +1,9 @@
 """One transition table per stateful record, and one function that applies a transition.
 
 Every legal (from, action, to) is a row with its guard. ``apply_transition`` checks the
-row and the guard, sets the new state, and writes the audit entry in the same
-transaction; callers add timestamps and timeline entries that belong to their area.
+row and the guard, sets the new state, and writes the audit entry (with the field-level
+before/after: the status, plus any ``details["changes"]`` the caller computed) in the
+same transaction; callers add timestamps and timeline entries that belong to their area.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from typing import Any, Generic, TypeVar
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
-from app.audit.services import record
+from app.audit.services import field_changes, record
 from app.core.errors import Conflict, PermissionDenied
 
 S = TypeVar("S", bound=enum.Enum)
@@ -55,11 +56,16 @@ def apply_transition(
         raise PermissionDenied()
     previous = obj.status
     obj.status = transition.target
+    extra = dict(details or {})
+    # The status change, with any other fields the caller changed (already masked by it).
+    changes = field_changes({"status": previous}, {"status": transition.target})
+    changes.update(extra.pop("changes", None) or {})
     record(
         f"{table.object_type}.{action}",
         actor=actor,
         object_type=table.object_type,
         object_id=obj.id,
-        details={"from": previous.value, "to": transition.target.value, **(details or {})},
+        case_id=getattr(obj, "case_id", None),
+        details={"from": previous.value, "to": transition.target.value, **extra, "changes": changes},
     )
     return transition

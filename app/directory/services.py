@@ -1,8 +1,9 @@
 """Business rules of the directory: organisations, services and their live capacity.
 
 Every function takes the acting user explicitly, flushes and never commits: the view
-commits once. Each change writes its audit entry (codes and ids only) in the same
-transaction.
+commits once. Each change writes its audit entry in the same transaction: codes and ids
+for a creation, the field-level before/after for an update (a directory entry describes
+an organisation, not a person, so nothing in it is masked).
 
 Who may change what (see docs/DIRECTORY.md):
 
@@ -31,7 +32,7 @@ from sqlalchemy import ColumnElement, false, select, true
 from app.accounts.models import Agency, MemberState, User
 from app.accounts.roles import Role
 from app.accounts.services import FieldError
-from app.audit.services import record
+from app.audit.services import field_changes, record
 from app.core.db import utcnow
 from app.core.errors import Conflict, PermissionDenied
 from app.directory.models import Organization, Service
@@ -405,6 +406,14 @@ def _raise_if(problems: list[Problem]) -> None:
 # --- organisations ------------------------------------------------------------------------
 
 
+ORGANIZATION_FIELDS = ("name", "description", "email", "website", "member_state_code", "agency_id")
+
+
+def _values(row: Organization | Service, names: tuple[str, ...]) -> dict[str, object]:
+    """A directory entry's fields for the trail (organisations' data, not people's: shown)."""
+    return {name: getattr(row, name) for name in names}
+
+
 def apply_organization(organization: Organization, data: OrganizationData) -> list[str]:
     """Copy checked data onto ``organization``; returns the names of the fields that changed."""
     values = {
@@ -443,6 +452,7 @@ def update_organization(actor: User, organization: Organization, data: Organizat
     _require(can_manage_organization(actor, organization))
     _check_version(organization.version, version)
     _raise_if(Rules(actor).organization_problems(data, existing=organization))
+    before = _values(organization, ORGANIZATION_FIELDS)
     changed = apply_organization(organization, data)
     if changed:
         db.session.flush()
@@ -455,6 +465,7 @@ def update_organization(actor: User, organization: Organization, data: Organizat
                 "changed": changed,
                 "member_state": organization.member_state_code,
                 "agency_id": organization.agency_id,
+                "changes": field_changes(before, _values(organization, ORGANIZATION_FIELDS)),
             },
         )
 
@@ -470,10 +481,29 @@ def set_organization_active(actor: User, organization: Organization, *, active: 
         actor=actor,
         object_type="organization",
         object_id=organization.id,
+        details={"changes": field_changes({"active": not active}, {"active": active})},
     )
 
 
 # --- services -----------------------------------------------------------------------------
+
+
+SERVICE_FIELDS = (
+    "name",
+    "service_type",
+    "member_state_code",
+    "region",
+    "description",
+    "languages",
+    "target_groups",
+    "eligibility",
+    "opening_hours",
+    "always_open",
+    "phone",
+    "email",
+    "capacity_unit",
+)
+CAPACITY_FIELDS = ("capacity_available", "capacity_maximum")
 
 
 def apply_service(service: Service, clean: CleanService) -> list[str]:
@@ -529,16 +559,13 @@ def update_service(actor: User, service: Service, data: ServiceData, *, version:
     _check_version(service.version, version)
     problems, clean = Rules(actor).service_problems(data, organization_country=service.organization.member_state_code)
     _raise_if(problems)
+    before = _values(service, SERVICE_FIELDS)
     changed = apply_service(service, clean)
     if changed:
         db.session.flush()
-        record(
-            "service.updated",
-            actor=actor,
-            object_type="service",
-            object_id=service.id,
-            details=_service_details(service, changed),
-        )
+        details = _service_details(service, changed)
+        details["changes"] = field_changes(before, _values(service, SERVICE_FIELDS))
+        record("service.updated", actor=actor, object_type="service", object_id=service.id, details=details)
 
 
 def set_service_active(actor: User, service: Service, *, active: bool) -> None:
@@ -552,6 +579,7 @@ def set_service_active(actor: User, service: Service, *, active: bool) -> None:
         actor=actor,
         object_type="service",
         object_id=service.id,
+        details={"changes": field_changes({"active": not active}, {"active": active})},
     )
 
 
@@ -560,6 +588,7 @@ def update_capacity(actor: User, service: Service, *, available: int | None, max
     _require(can_update_capacity(actor, service))
     _check_version(service.version, version)
     _raise_if(capacity_problems(available, maximum))
+    before = _values(service, CAPACITY_FIELDS)
     set_capacity(service, available=available, maximum=maximum, by=actor, at=utcnow())
     db.session.flush()
     record(
@@ -567,7 +596,11 @@ def update_capacity(actor: User, service: Service, *, available: int | None, max
         actor=actor,
         object_type="service",
         object_id=service.id,
-        details={"available": available, "maximum": maximum},
+        details={
+            "available": available,
+            "maximum": maximum,
+            "changes": field_changes(before, _values(service, CAPACITY_FIELDS)),
+        },
     )
 
 

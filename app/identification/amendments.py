@@ -11,15 +11,18 @@ from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
 from app.accounts.services import FieldError
-from app.audit.services import record
+from app.audit.services import field_changes, record
 from app.cases.models import Case, CaseEvent
 from app.cases.states import case_worker
 from app.core.errors import NotFound
 from app.extensions import db
 from app.identification.models import IdentificationAmendment, IdentificationRecord, RecordStatus
+from app.identification.records import IDENTIFYING_TEXT
 
 FLAGS = ("medical_emergency", "accommodation_tonight", "child_protection")
 AMENDABLE = ("place", "risk_level", "risk_note", "observations", *FLAGS)
+# Free text about the person: masked in the audit trail's before/after.
+PERSONAL = tuple(name for name in AMENDABLE if name in IDENTIFYING_TEXT)
 AMENDABLE_TITLES = {
     "place": _l("Place"),
     "risk_level": _l("Risk from traffickers"),
@@ -88,6 +91,11 @@ def amend(actor: User, row: IdentificationRecord, case: Case, *, reason: str, ne
         actor=actor,
         object_type="identification",
         object_id=row.id,
-        details={"fields": sorted(changes), "amendment": amendment.id},
+        case_id=row.case_id,
+        details={
+            "fields": sorted(changes),
+            "amendment": amendment.id,
+            "changes": field_changes({k: current.get(k) for k in changes}, changes, personal=PERSONAL),
+        },
     )
     return len(changes)

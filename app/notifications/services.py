@@ -24,10 +24,12 @@ def referral_link(referral_id: str) -> str:
     return f"/referrals/{referral_id}"
 
 
-def notify(users: list[User], kind: str, *, referral: Referral | None = None) -> None:
+def notify(users: list[User], kind: str, *, referral: Referral | None = None, link: str | None = None) -> None:
+    """Notify each user once; ``link`` (a path in this app) defaults to the referral's page."""
     if kind not in NOTIFICATION_TITLES:
         raise ValueError(f"unknown notification kind {kind}")
-    link = referral_link(referral.id) if referral is not None else "/notifications"
+    if link is None:
+        link = referral_link(referral.id) if referral is not None else "/notifications"
     for user in {u.id: u for u in users}.values():
         db.session.add(
             Notification(user_id=user.id, kind=kind, referral_id=referral.id if referral else None, link=link)

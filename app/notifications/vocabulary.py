@@ -16,4 +16,6 @@ NOTIFICATION_TITLES = {
     "referral.due_soon": _l("A referral's response deadline is approaching"),
     "referral.expired": _l("A referral expired without an answer"),
     "referral.escalated": _l("Escalation: a referral from your agency expired without an answer"),
+    "break_glass.used": _l("Someone was given emergency access to a case of your agency"),
+    "break_glass.review": _l("An emergency access to a case waits for your review"),
 }

@@ -11,7 +11,7 @@ from sqlalchemy.orm import joinedload
 
 from app.accounts.models import User
 from app.accounts.services import FieldError
-from app.audit.services import record
+from app.audit.services import field_changes, record
 from app.cases.models import Case, CaseEvent
 from app.cases.states import case_worker
 from app.core.db import utcnow
@@ -43,6 +43,11 @@ def consents_for(case: Case) -> list[Consent]:
             .order_by(Consent.recorded_at)
         ).scalars()
     )
+
+
+def record_form_viewed(actor: User, case: Case) -> None:
+    """The consent form shows the case (its reference, whether the person is a child)."""
+    record("consent.form_viewed", actor=actor, object_type="case", object_id=case.id)
 
 
 def record_consent(actor: User, case: Case, data: ConsentData) -> Consent:
@@ -114,8 +119,22 @@ def withdraw_consent(actor: User, case: Case, consent_id: str, *, on: date) -> N
         raise Conflict(_l("This consent was already withdrawn."))
     if on > utcnow().date() or on < consent.given_on:
         raise FieldError("withdrawn_on", _l("The date must be between the day consent was given and today."))
+    before = _withdrawal(consent)
     consent.withdrawn_on = on
     consent.withdrawn_recorded_by_id = actor.id
     db.session.add(CaseEvent(case_id=case.id, actor_id=actor.id, kind="consent.withdrawn"))
     db.session.flush()
-    record("consent.withdrawn", actor=actor, object_type="consent", object_id=consent.id, details={"case": case.id})
+    record(
+        "consent.withdrawn",
+        actor=actor,
+        object_type="consent",
+        object_id=consent.id,
+        details={"case": case.id, "changes": field_changes(before, _withdrawal(consent))},
+    )
+
+
+def _withdrawal(consent: Consent) -> dict[str, object]:
+    return {
+        "withdrawn_on": consent.withdrawn_on.isoformat() if consent.withdrawn_on else None,
+        "withdrawn_recorded_by_id": consent.withdrawn_recorded_by_id,
+    }

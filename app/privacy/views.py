@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_login import current_user
@@ -26,6 +26,9 @@ bp = Blueprint("privacy", __name__, url_prefix="/cases/<case_id>/consent")
 @requires(perms.VIEW_CASES)
 def record_consent(case_id: str) -> ResponseReturnValue:
     case = cases.visible_case(current_user, case_id)
+    if request.method == "GET":
+        services.record_form_viewed(current_user, case)
+        db.session.commit()  # the audit entry of this view
     form = ConsentForm()
     form.language.choices = select_choices(all_languages())
     form.organization_ids.choices = select_choices(

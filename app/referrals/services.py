@@ -19,8 +19,8 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import MemberState, User
 from app.accounts.roles import Role, has_permission
-from app.accounts.services import FieldError
-from app.audit.services import record
+from app.accounts.services import FieldError, active_staff
+from app.audit.services import field_changes, record
 from app.cases.models import Case, CaseEvent
 from app.cases.vocabulary import CaseStatus
 from app.core.db import utcnow
@@ -247,14 +247,16 @@ def transition(
         raise Conflict(_l("This action is not possible in the referral's current state. Reload the page."))
     if not row.allowed(actor, referral):
         raise PermissionDenied()
+    before = _tracked(referral)
     details = _prepare(referral, action, answer, now)
     if row.target in ENDED_STATUSES:
         referral.ended_at = now
     previous = referral.status
+    changes = field_changes(before, _tracked(referral), personal=PERSONAL_FIELDS)
     try:
         # The audit entry flushes the referral's UPDATE ... WHERE version = read version:
         # when someone else changed it meanwhile, no row matches and nothing is written.
-        apply_transition(REFERRAL_TRANSITIONS, referral, action, actor=actor, details=details)
+        apply_transition(REFERRAL_TRANSITIONS, referral, action, actor=actor, details={**details, "changes": changes})
     except StaleDataError:
         raise Conflict() from None
     db.session.add(
@@ -286,6 +288,32 @@ def transition(
         raise FieldError("service_id", _l("This case already has an open referral to this service.")) from None
     _notify(referral, action, previous, now)
     return referral
+
+
+# Fields a transition may set besides the status. The free texts are about the person:
+# masked in the audit trail's before/after.
+TRACKED_FIELDS = (
+    "sent_at",
+    "due_at",
+    "acknowledged_at",
+    "accepted_at",
+    "ended_at",
+    "reminded_at",
+    "escalated_at",
+    "decline_reason",
+    "decline_note",
+    "outcome",
+    "services_delivered",
+)
+PERSONAL_FIELDS = ("decline_note", "services_delivered")
+
+
+def _tracked(referral: Referral) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name in TRACKED_FIELDS:
+        value = getattr(referral, name)
+        values[name] = value.isoformat(timespec="minutes") if isinstance(value, datetime) else value
+    return values
 
 
 def _prepare(referral: Referral, action: str, answer: Answer, now: datetime) -> dict[str, Any]:
@@ -347,38 +375,18 @@ def _prepare_completion(referral: Referral, answer: Answer) -> dict[str, Any]:
 
 
 def _recipient_staff(referral: Referral) -> list[User]:
-    return list(
-        db.session.execute(
-            select(User).where(
-                User.agency_id == referral.recipient_agency_id, User.role == Role.CASEWORKER, User.active.is_(True)
-            )
-        ).scalars()
-    )
+    return active_staff(referral.recipient_agency_id, Role.CASEWORKER)
 
 
 def _sender_supervisors(referral: Referral) -> list[User]:
     """The sender agency's supervisors; without any, the country's focal point staff."""
-    supervisors = list(
-        db.session.execute(
-            select(User).where(
-                User.agency_id == referral.sender_agency_id, User.role == Role.SUPERVISOR, User.active.is_(True)
-            )
-        ).scalars()
-    )
+    supervisors = active_staff(referral.sender_agency_id, Role.SUPERVISOR)
     if supervisors:
         return supervisors
     state = db.session.get(MemberState, referral.case.member_state_code)
     if state is None or state.focal_point_agency_id is None:
         return []
-    return list(
-        db.session.execute(
-            select(User).where(
-                User.agency_id == state.focal_point_agency_id,
-                User.role.in_((Role.SUPERVISOR, Role.FOCAL_POINT)),
-                User.active.is_(True),
-            )
-        ).scalars()
-    )
+    return active_staff(state.focal_point_agency_id, Role.SUPERVISOR, Role.FOCAL_POINT)
 
 
 def _notify(referral: Referral, action: str, previous: ReferralStatus, now: datetime) -> None:
@@ -400,6 +408,8 @@ def _notify(referral: Referral, action: str, previous: ReferralStatus, now: date
             actor=None,
             object_type="referral",
             object_id=referral.id,
+            case_id=referral.case_id,
+            member_state_code=referral.case.member_state_code,
             details={"to": [u.id for u in escalate_to]},
         )
 
@@ -409,10 +419,19 @@ def expire(referral: Referral, *, now: datetime) -> None:
 
 
 def remind(referral: Referral, *, now: datetime) -> None:
+    before = _tracked(referral)
     referral.reminded_at = now
     db.session.flush()
     notify(_recipient_staff(referral), "referral.due_soon", referral=referral)
-    record("referral.reminded", actor=None, object_type="referral", object_id=referral.id)
+    record(
+        "referral.reminded",
+        actor=None,
+        object_type="referral",
+        object_id=referral.id,
+        case_id=referral.case_id,
+        member_state_code=referral.case.member_state_code,
+        details={"changes": field_changes(before, _tracked(referral), personal=PERSONAL_FIELDS)},
+    )
 
 
 # -- reading ---------------------------------------------------------------------------
@@ -456,6 +475,24 @@ def get_visible(actor: User, referral_id: str) -> tuple[Referral, Side]:
     if referral is not None and is_recipient(actor, referral):
         return referral, Side.RECIPIENT
     raise NotFound()
+
+
+def record_form_viewed(actor: User, case: Case, suggested: list[str]) -> None:
+    """The referral form shows the case and services ranked by the person's needs."""
+    record("referral.form_viewed", actor=actor, object_type="case", object_id=case.id, details={"suggested": suggested})
+
+
+def record_viewed(actor: User, referral: Referral, side: Side) -> None:
+    """A referral's page without the shared case data (whose reading ``sharing.shared_case``
+    records): the purpose, the history and the answer are still about the person."""
+    record(
+        "referral.viewed",
+        actor=actor,
+        object_type="referral",
+        object_id=referral.id,
+        case_id=referral.case_id,
+        details={"side": side.value},
+    )
 
 
 LIST_LIMIT = 200

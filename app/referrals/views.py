@@ -47,6 +47,9 @@ def new(case_id: str) -> ResponseReturnValue:
     case = cases.visible_case(current_user, case_id)
     excluded = set(request.args.getlist("instead_of"))
     suggestions = suggestions_for(case, exclude=excluded)
+    if request.method == "GET":
+        services.record_form_viewed(current_user, case, [s.service.id for s in suggestions])
+        db.session.commit()  # the audit entry of this view
     form = ReferralForm()
     form.service_id.choices = select_choices((s.service.id, s.service.name) for s in suggestions)
     if form.validate_on_submit():
@@ -116,7 +119,9 @@ def _render_detail(
         current_user, referral, now, current_app.config["REFERRAL_ACCESS_GRACE"]
     ):
         shared = shared_case(current_user, referral, now.date())
-    db.session.commit()  # the audit entry of the shared data shown
+    else:
+        services.record_viewed(current_user, referral, side)
+    db.session.commit()  # the audit entry of what is shown
     reroute = []
     if side == Side.SENDER and referral.status in (ReferralStatus.DECLINED, ReferralStatus.EXPIRED):
         reroute = suggestions_for(referral.case, exclude={referral.service_id})[:5]

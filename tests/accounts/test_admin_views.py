@@ -130,6 +130,15 @@ def test_deactivation_ends_sessions_and_reactivation_restores(
     assert client.post(f"/admin/users/{officer.id}/reactivate").status_code == 302
     with app.app_context():
         assert db.session.get(User, officer.id).active
+        entries = db.session.execute(
+            select(AuditEntry)
+            .where(AuditEntry.action.in_(("user.deactivated", "user.activated")))
+            .order_by(AuditEntry.seq)
+        ).scalars()
+        assert [(e.action, e.details["changes"]) for e in entries] == [
+            ("user.deactivated", {"active": {"from": True, "to": False}}),
+            ("user.activated", {"active": {"from": False, "to": True}}),
+        ]
 
 
 def test_admin_resets_two_factor(app: Flask, client: FlaskClient, agency_admin: User) -> None:
@@ -154,6 +163,22 @@ def test_stale_edit_is_refused(app: Flask, client: FlaskClient, agency_admin: Us
     assert client.post(f"/admin/users/{officer.id}", data=data).status_code == 409
     with app.app_context():
         assert db.session.get(User, officer.id).display_name != "Renamed"
+
+
+def test_user_edit_records_field_changes(app: Flask, client: FlaskClient, agency_admin: User) -> None:
+    with app.app_context():
+        officer = make_user(Role.FRONTLINE, db.session.get(Agency, agency_admin.agency_id), email="old@example.org")
+    data = new_user_form(
+        agency_admin.agency_id, email="New@Example.org", display_name="Renamed", version=str(officer.version)
+    )
+    assert client.post(f"/admin/users/{officer.id}", data=data).status_code == 302
+    with app.app_context():
+        entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "user.updated")).scalar_one()
+        assert entry.details["changed"] == ["display_name", "email"]
+        assert entry.details["changes"] == {
+            "display_name": {"from": "Test frontline", "to": "Renamed"},
+            "email": {"from": "old@example.org", "to": "new@example.org"},  # staff data: shown
+        }
 
 
 @pytest.fixture
@@ -184,6 +209,8 @@ def test_system_admin_manages_agencies(app: Flask, client: FlaskClient, system_a
     assert staff_client.get("/").status_code == 302  # staff of an inactive agency are signed out
     with app.app_context():
         assert not db.session.get(Agency, agency.id).active
+        entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "agency.updated")).scalar_one()
+        assert entry.details["changes"] == {"active": {"from": True, "to": False}}
 
 
 def test_system_admin_edits_member_state_settings(app: Flask, client: FlaskClient, system_admin: User) -> None:
@@ -196,6 +223,7 @@ def test_system_admin_edits_member_state_settings(app: Flask, client: FlaskClien
         "default_language": "fr",
         "timezone": "Europe/Paris",
         "retention_months": "60",
+        "audit_retention_months": "120",
         "version": "1",
         "reflection_period_days": "30",
         "decision_working_days": "5",
@@ -214,11 +242,28 @@ def test_system_admin_edits_member_state_settings(app: Flask, client: FlaskClien
         "/admin/member-states/FR", data={**base, "focal_point_agency_id": str(focal.id), "retention_months": "-3"}
     )
     assert "Enter a number from 1 to 1200." in bad_number.get_data(as_text=True)
+    short_audit = client.post(
+        "/admin/member-states/FR",
+        data={
+            **base,
+            "focal_point_agency_id": str(focal.id),
+            "retention_months": "240",
+            "audit_retention_months": "120",
+        },
+    )
+    assert "at least as long as the case data" in short_audit.get_data(as_text=True)
+    assert 'value="240"' in short_audit.get_data(as_text=True)
     ok = client.post("/admin/member-states/FR", data={**base, "focal_point_agency_id": str(focal.id)})
     assert ok.status_code == 302
     with app.app_context():
         state = db.session.get(MemberState, "FR")
         assert state.focal_point_agency_id == focal.id and state.retention_months == 60
+        entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "member_state.updated")).scalar_one()
+        changes = entry.details["changes"]
+        assert changes["focal_point_agency_id"] == {"from": None, "to": focal.id}
+        assert changes["retention_months"] == {"from": None, "to": 60}
+        assert "reflection_period_days" not in changes  # unchanged fields are left out
+        assert state.audit_retention_months == 120 and "audit_retention_months" not in changes
     assert client.get("/admin/member-states/XX").status_code == 404
 
 

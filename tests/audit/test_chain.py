@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import itertools
+import json
+from pathlib import Path
 
 import pytest
+import rfc8785
 from click.testing import Result
 from flask import Flask
 from sqlalchemy import select, text
@@ -13,6 +16,8 @@ from sqlalchemy.exc import DBAPIError
 from app.accounts.roles import Role
 from app.audit import services as audit
 from app.audit.models import AuditChainHead, AuditEntry
+from app.audit.signing import sign_checkpoint
+from app.core.db import utcnow
 from app.extensions import db
 from tests.factories import make_user
 
@@ -99,7 +104,7 @@ def test_verification_names_first_broken_entry(app: Flask, ctx: None, sql: str, 
 @pytest.mark.postgresql
 def test_postgresql_rejects_update_and_delete(app: Flask, ctx: None) -> None:
     write_entries(2)
-    for sql in ("UPDATE audit_entry SET action = 'x'", "DELETE FROM audit_entry"):
+    for sql in ("UPDATE audit_entry SET action = 'x'", "DELETE FROM audit_entry", "TRUNCATE audit_entry"):
         with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
             conn.execute(text(sql))
     assert audit.verify_chain().ok
@@ -112,3 +117,154 @@ def test_entry_is_written_in_the_same_transaction(app: Flask, ctx: None) -> None
     assert db.session.execute(select(AuditEntry)).first() is None
     head = db.session.get(AuditChainHead, 1)
     assert head is None or head.last_seq == 0
+
+
+def _rewrite_history_from(seq: int) -> None:
+    """An attacker with database access rewrites entry ``seq`` and re-hashes everything after
+    it, so that the chain on its own looks intact again."""
+    rows = db.session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars().all()
+    prev = rows[seq - 2].entry_hash if seq > 1 else audit.GENESIS_HASH
+    statements = []
+    for entry in rows[seq - 1 :]:
+        fields = json.loads(entry.payload)
+        if entry.seq == seq:
+            fields["details"] = {"n": 999}
+        payload = rfc8785.dumps(fields).decode()
+        new_hash = audit.chain_hash(prev, payload)
+        statements.append((entry.seq, payload, prev, new_hash))
+        prev = new_hash
+    db.session.rollback()
+    for entry_seq, payload, prev_hash, new_hash in statements:
+        _tamper_params(
+            "UPDATE audit_entry SET payload = :p, prev_hash = :prev, entry_hash = :h WHERE seq = :s",
+            {"p": payload, "prev": prev_hash, "h": new_hash, "s": entry_seq},
+        )
+    _tamper_params("UPDATE audit_chain_head SET last_hash = :h WHERE id = 1", {"h": prev})
+
+
+def _tamper_params(sql: str, params: dict[str, object]) -> None:
+    with db.engine.begin() as conn:
+        postgres = conn.dialect.name == "postgresql"
+        if postgres:
+            conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only"))
+        conn.execute(text(sql), params)
+        if postgres:
+            conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_append_only"))
+
+
+def test_payload_edit_and_column_edit_are_each_caught(app: Flask, ctx: None) -> None:
+    write_entries(4)
+    _tamper("UPDATE audit_entry SET case_id = 'c-hidden' WHERE seq = 2")
+    db.session.expire_all()
+    result = audit.verify_chain()
+    assert not result.ok and result.first_broken_seq == 2 and "columns" in (result.reason or "")
+    db.session.rollback()
+    _tamper("UPDATE audit_entry SET case_id = NULL WHERE seq = 2")
+    _tamper_params(
+        "UPDATE audit_entry SET payload = replace(payload, :a, :b) WHERE seq = 4", {"a": '"n":3', "b": '"n":4'}
+    )
+    db.session.expire_all()
+    result = audit.verify_chain()
+    assert not result.ok and result.first_broken_seq == 4 and "hash" in (result.reason or "")
+
+
+def test_rewritten_history_is_caught_by_a_stored_checkpoint(app: Flask, ctx: None) -> None:
+    write_entries(3)
+    audit.issue_checkpoint("periodic")
+    db.session.commit()
+    write_entries(2)
+    _rewrite_history_from(2)
+    db.session.expire_all()
+    result = audit.verify_chain()
+    assert not result.ok and result.first_broken_seq == 3  # the checkpointed entry no longer matches
+    assert "checkpoint" in (result.reason or "")
+
+
+def test_rewritten_history_is_caught_by_a_checkpoint_kept_outside(app: Flask, ctx: None, tmp_path: Path) -> None:
+    write_entries(3)
+    checkpoint = app.test_cli_runner().invoke(args=["audit", "checkpoint"])
+    assert checkpoint.exit_code == 0
+    kept = tmp_path / "checkpoint.jws"
+    kept.write_text(checkpoint.output.strip())
+    # The attacker also removes the stored checkpoint, so only the outside copy remains.
+    _tamper_params("DELETE FROM audit_checkpoint", {})
+    _rewrite_history_from(1)
+    assert run_verify(app).exit_code == 0  # the chain alone looks intact...
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--checkpoint", str(kept)])
+    assert result.exit_code == 1 and "BROKEN at entry 3" in result.output  # ...not against the kept checkpoint
+
+
+def test_a_forged_checkpoint_is_refused(app: Flask, ctx: None, tmp_path: Path) -> None:
+    write_entries(2)
+    _kid, token = sign_checkpoint(2, "f" * 64, utcnow(), "manual")
+    header, payload, signature = token.split(".")
+    forged = tmp_path / "forged.jws"
+    forged.write_text(f"{header}.{payload}.{signature[:-4]}AAAA")
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--checkpoint", str(forged)])
+    assert result.exit_code == 1 and "refused" in result.output
+    genuine = tmp_path / "genuine.jws"
+    genuine.write_text(token)  # signed by us, but for a hash the chain never had
+    result = app.test_cli_runner().invoke(args=["audit", "verify", "--checkpoint", str(genuine)])
+    assert result.exit_code == 1 and "BROKEN at entry 2" in result.output
+
+
+def test_a_stored_checkpoint_with_a_bad_signature_fails_verification(app: Flask, ctx: None) -> None:
+    write_entries(2)
+    audit.issue_checkpoint("periodic")
+    db.session.commit()
+    _tamper_params("UPDATE audit_checkpoint SET token = token || 'x'", {})
+    result = audit.verify_chain()
+    assert not result.ok and "signature" in (result.reason or "")
+
+
+def test_truncation_after_a_checkpoint_is_caught(app: Flask, ctx: None) -> None:
+    write_entries(4)
+    audit.issue_checkpoint("periodic")
+    db.session.commit()
+    _tamper("DELETE FROM audit_entry WHERE seq = 4")
+    _tamper_params(
+        "UPDATE audit_chain_head SET last_seq = 3, last_hash = (SELECT entry_hash FROM audit_entry WHERE seq = 3)",
+        {},
+    )
+    db.session.expire_all()
+    result = audit.verify_chain()
+    assert not result.ok and result.first_broken_seq == 4
+
+
+def test_field_changes_mask_personal_values() -> None:
+    changes = audit.field_changes(
+        {"status": "open", "family_name": "Doe", "note": None, "same": 1},
+        {"status": "closed", "family_name": "Roe", "note": "x", "same": 1},
+        personal={"family_name", "note"},
+    )
+    assert changes == {
+        "status": {"from": "open", "to": "closed"},
+        "family_name": {"from": "***", "to": "***"},
+        "note": {"from": None, "to": "***"},
+    }
+
+
+def test_verification_is_bounded_by_the_head_it_read(app: Flask, ctx: None) -> None:
+    """Entries committed while a verification runs belong to the next run, not to a false alarm."""
+    write_entries(3)
+    head = db.session.get(AuditChainHead, 1)
+    assert head is not None
+    head_seq = head.last_seq
+    result = audit.verify_chain()
+    assert result.ok and result.last_seq == head_seq == 3
+
+
+def test_a_payload_that_is_not_an_entry_is_named_not_raised(app: Flask, ctx: None) -> None:
+    """Rewritten as garbage and re-hashed so the hash matches: verification must still name
+    the entry (PostgreSQL cannot read it as JSON and the walk falls back to Python)."""
+    write_entries(3)
+    prev = db.session.execute(select(AuditEntry.entry_hash).where(AuditEntry.seq == 1)).scalar_one()
+    garbage = "not json at all"
+    db.session.rollback()
+    _tamper_params(
+        "UPDATE audit_entry SET payload = :p, entry_hash = :h WHERE seq = 2",
+        {"p": garbage, "h": audit.chain_hash(prev, garbage)},
+    )
+    result = audit.verify_chain()
+    assert not result.ok and result.first_broken_seq == 2
+    assert result.reason == "entry columns do not match the hashed content"

@@ -67,6 +67,7 @@ def test_member_state_clock_settings(app: Flask, client: FlaskClient) -> None:
         "referral_emergency_hours": "3",
         "referral_urgent_hours": "12",
         "referral_routine_working_days": "4",
+        "audit_retention_months": "120",
     }
     short = client.post("/admin/member-states/DE", data={**base, "reflection_period_days": "20"})
     assert "Enter at least 30 days" in html.unescape(short.get_data(as_text=True))

@@ -9,6 +9,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from app.accounts.roles import AgencyKind, Role
+from app.audit.models import AuditEntry
 from app.cases.models import CaseEvent, DuplicateStatus, PossibleDuplicate
 from app.extensions import db
 from tests.factories import make_agency, make_user, sign_in_directly
@@ -73,3 +74,9 @@ def test_document_match_and_dismissal(app: Flask) -> None:
     client.post(f"/cases/duplicates/{row.id}", data={"decision": "dismiss"})
     with app.app_context():
         assert db.session.get(PossibleDuplicate, row.id).status == DuplicateStatus.DISMISSED
+        entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "duplicate.dismissed")).scalar_one()
+        assert entry.case_id == row.case_id and entry.actor_id == focal.id
+        assert entry.details["changes"] == {
+            "decided_by_id": {"from": None, "to": focal.id},
+            "status": {"from": "open", "to": "dismissed"},
+        }

@@ -51,12 +51,16 @@ def test_state_by_action(app: Flask, client: FlaskClient, state: CaseStatus, act
             assert response.status_code == 302 and row.status == expected
             assert (row.closed_reason is not None) is (expected == CaseStatus.CLOSED)
             assert db.session.execute(select(CaseEvent.kind)).scalar_one() == f"case.{action}"
-            assert (
-                db.session.execute(select(AuditEntry).where(AuditEntry.action == f"case.{action}"))
-                .scalar_one()
-                .object_id
-                == case.id
-            )
+            entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == f"case.{action}")).scalar_one()
+            assert entry.object_id == case.id and entry.case_id == case.id
+            changes = entry.details["changes"]
+            assert changes["status"] == {"from": state.value, "to": expected.value}
+            if expected == CaseStatus.CLOSED:
+                assert changes["closed_reason"] == {"from": None, "to": "assistance_completed"}
+            elif state == CaseStatus.CLOSED:
+                assert changes["closed_reason"] == {"from": "other", "to": None}
+            else:
+                assert set(changes) == {"status"}
 
 
 def test_table_has_exactly_the_expected_rows() -> None:

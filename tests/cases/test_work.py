@@ -11,6 +11,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, text
 
 from app.accounts.roles import AgencyKind, Role
+from app.audit.models import AuditEntry
 from app.cases.models import CaseNote, CaseTask
 from app.core.db import utcnow
 from app.extensions import db
@@ -58,6 +59,10 @@ def test_tasks_with_due_dates_and_overdue_first(app: Flask, client: FlaskClient,
     client.post(f"/cases/{case_id}/tasks/{task.id}/done")
     with app.app_context():
         assert db.session.get(CaseTask, task.id).done_at is not None
+        done = db.session.execute(select(AuditEntry).where(AuditEntry.action == "task.done")).scalar_one()
+        assert done.case_id == case_id and done.object_id == task.id
+        assert done.details["changes"]["done_at"]["from"] is None and done.details["changes"]["done_at"]["to"]
+        assert "Call shelter" not in done.payload
     assert client.post(f"/cases/{case_id}/tasks/{task.id}/done").status_code == 409
 
 

@@ -182,7 +182,17 @@ def own_draft_only(role: str, scope: str) -> int:
     return 403
 
 
+def supervised_scope(role: str, scope: str) -> int:
+    """Supervisor pages about one case or user: their own country only."""
+    if role == ANON:
+        return 302
+    if role == Role.SUPERVISOR.value:
+        return 200 if scope != "other_state" else 404
+    return 403
+
+
 SYS = {Role.SYSTEM_ADMIN}
+SUPERVISORS = {Role.SUPERVISOR}
 IDENTIFIERS = {Role.FRONTLINE, Role.FOCAL_POINT}
 # endpoint -> (method, url builder, expectation)
 EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
@@ -301,6 +311,16 @@ EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
         lambda w, s: f"/directory/services/{w.services[s]}/active",
         manage_directory(302),
     ),
+    "audit.index": ("GET", lambda w, s: "/audit/", only(SUPERVISORS, 200)),
+    "audit.export": ("GET", lambda w, s: "/audit/export?format=json", only(SUPERVISORS, 200)),
+    "audit.case_trail": ("GET", lambda w, s: f"/audit/cases/{w.cases[s]}", supervised_scope),
+    "audit.user_activity": ("GET", lambda w, s: f"/audit/users/{w.admins[s].id}", supervised_scope),
+    "audit.anomalies": ("GET", lambda w, s: "/audit/anomalies", only(SUPERVISORS, 200)),
+    "audit.checkpoints": ("GET", lambda w, s: "/audit/checkpoints", only(SUPERVISORS, 200)),
+    "audit.public_key": ("GET", lambda w, s: "/audit/public-key.jwk", only(SUPERVISORS, 200)),
+    "audit.break_glass_queue": ("GET", lambda w, s: "/audit/break-glass", only(SUPERVISORS, 200)),
+    "audit.break_glass_review": ("GET", lambda w, s: "/audit/break-glass/none", only(SUPERVISORS, 404)),
+    "emergency.request_access": ("GET", lambda w, s: "/emergency-access/", only(IDENTIFIERS, 200)),
     "admin.member_states": ("GET", lambda w, s: "/admin/member-states", only(SYS, 200)),
     "admin.member_state_edit": (
         "GET",

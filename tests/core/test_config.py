@@ -18,6 +18,7 @@ def test_production_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyP
         "DATABASE_URL",
         "FIELD_ENCRYPTION_KEYS",
         "BLIND_INDEX_KEY",
+        "AUDIT_SIGNING_KEY",
         "REDIS_URL",
         "RATELIMIT_STORAGE_URI",
     ):
@@ -27,7 +28,14 @@ def test_production_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyP
         with pytest.raises(reloaded.ConfigurationError) as excinfo:
             reloaded.ProductionConfig.prepare()
         message = str(excinfo.value)
-        for name in ("SECRET_KEY", "DATABASE_URL", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "REDIS_URL"):
+        for name in (
+            "SECRET_KEY",
+            "DATABASE_URL",
+            "FIELD_ENCRYPTION_KEYS",
+            "BLIND_INDEX_KEY",
+            "AUDIT_SIGNING_KEY",
+            "REDIS_URL",
+        ):
             assert name in message
     finally:
         importlib.reload(config)
@@ -38,6 +46,7 @@ def test_production_starts_with_secrets_and_is_hardened(monkeypatch: pytest.Monk
     monkeypatch.setenv("DATABASE_URL", "postgresql://app@db/app")
     monkeypatch.setenv("FIELD_ENCRYPTION_KEYS", "k1:" + "A" * 43)
     monkeypatch.setenv("BLIND_INDEX_KEY", "B" * 43)
+    monkeypatch.setenv("AUDIT_SIGNING_KEY", "C" * 43)
     monkeypatch.setenv("REDIS_URL", "redis://cache:6379/0")
     reloaded = importlib.reload(config)
     try:
@@ -53,7 +62,7 @@ def test_production_starts_with_secrets_and_is_hardened(monkeypatch: pytest.Monk
 
 def test_development_generates_secrets_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("INSTANCE_PATH", str(tmp_path))
-    for name in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "DATABASE_URL"):
+    for name in ("SECRET_KEY", "FIELD_ENCRYPTION_KEYS", "BLIND_INDEX_KEY", "AUDIT_SIGNING_KEY", "DATABASE_URL"):
         monkeypatch.delenv(name, raising=False)
     reloaded = importlib.reload(config)
     try:
@@ -80,6 +89,7 @@ def test_unknown_environment_is_refused() -> None:
         ("FIELD_ENCRYPTION_KEYS", "k1:c2hvcnQ", "id:base64url(32 bytes)"),
         ("FIELD_ENCRYPTION_KEYS", "k1:" + "A" * 43 + ",k1:" + "B" * 43, "key id twice"),
         ("BLIND_INDEX_KEY", "secret", "BLIND_INDEX_KEY must be base64url"),
+        ("AUDIT_SIGNING_KEY", "c2hvcnQ", "AUDIT_SIGNING_KEY must be base64url"),
     ],
 )
 def test_malformed_secrets_are_refused_at_start(
@@ -91,6 +101,7 @@ def test_malformed_secrets_are_refused_at_start(
         "REDIS_URL": "redis://cache:6379/0",
         "FIELD_ENCRYPTION_KEYS": "k1:" + "A" * 43,
         "BLIND_INDEX_KEY": "B" * 43,
+        "AUDIT_SIGNING_KEY": "C" * 43,
     }
     for key, setting in {**good, name: value}.items():
         monkeypatch.setenv(key, setting)

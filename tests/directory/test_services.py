@@ -171,7 +171,12 @@ def test_capacity_update_records_who_and_when(staff) -> None:
     assert service.capacity_updated_by_id == worker.id
     assert service.capacity_updated_at is not None and service.capacity_updated_at >= before
     entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "service.capacity_updated")).scalar_one()
-    assert entry.object_id == service.id and entry.details == {"available": 3, "maximum": 10}
+    assert entry.object_id == service.id
+    assert entry.details == {
+        "available": 3,
+        "maximum": 10,
+        "changes": {"capacity_available": {"from": 2, "to": 3}},  # the maximum did not change
+    }
 
 
 @pytest.mark.parametrize(
@@ -334,19 +339,38 @@ def test_website_and_email_of_organisations_are_checked(ctx) -> None:
     assert {name for name, _message in error.value.problems} == {"email", "website"}
 
 
-def test_writes_are_audited_with_codes_and_ids_only(ctx) -> None:
+def test_creations_are_audited_with_codes_and_ids_and_updates_with_before_and_after(ctx) -> None:
     admin = make_user(Role.SYSTEM_ADMIN)
     organization = services.create_organization(
         admin, OrganizationData(name="Secret name", member_state_code="FR", description="Long text")
     )
     service = services.create_service(admin, organization, service_data("FR", name="Secret service"))
-    services.update_service(admin, service, service_data("FR", name="Renamed service"), version=service.version)
+    services.update_service(
+        admin, service, service_data("FR", name="Renamed service", languages=["fr"]), version=service.version
+    )
+    services.update_organization(
+        admin, organization, org_data(organization, email="contact@example.org"), version=organization.version
+    )
+    services.set_service_active(admin, service, active=False)
     db.session.commit()
     entries = list(db.session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars())
-    assert [e.action for e in entries] == ["organization.created", "service.created", "service.updated"]
-    assert entries[2].details["changed"] == ["name"]
-    dumped = repr([e.details for e in entries])
-    assert "Secret" not in dumped and "Renamed" not in dumped and "Long text" not in dumped
+    assert [e.action for e in entries] == [
+        "organization.created",
+        "service.created",
+        "service.updated",
+        "organization.updated",
+        "service.deactivated",
+    ]
+    created = repr([e.details for e in entries[:2]])
+    assert "Secret" not in created and "Long text" not in created
+    # A directory entry is no one's personal data: an update shows what it was and became.
+    assert entries[2].details["changed"] == ["languages", "name"]
+    assert entries[2].details["changes"] == {
+        "languages": {"from": ["fr", "en"], "to": ["fr"]},
+        "name": {"from": "Secret service", "to": "Renamed service"},
+    }
+    assert entries[3].details["changes"] == {"email": {"from": None, "to": "contact@example.org"}}
+    assert entries[4].details["changes"] == {"active": {"from": True, "to": False}}
 
 
 def test_inactive_services_are_seen_only_by_who_looks_after_them(ctx) -> None:

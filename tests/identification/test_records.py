@@ -270,8 +270,9 @@ def test_corrections_are_amendments_with_a_reason_and_the_original_stays(
         data={
             "reason": "Wrong town noted",
             "place": "Villeurbanne",
-            "risk_level": "high",
+            "risk_level": "medium",
             "risk_note": "Employer watches the house",
+            "observations": "Scar on the left hand",
             "accommodation_tonight": "y",
         },
     )
@@ -281,7 +282,18 @@ def test_corrections_are_amendments_with_a_reason_and_the_original_stays(
     with app.app_context():
         original = json.loads(db.session.get(IdentificationRecord, record_id).content)
         assert original["place"] == "Lyon"  # the submitted record is untouched
-        assert "identification.amended" in set(db.session.execute(select(AuditEntry.action)).scalars())
+        entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "identification.amended")).scalar_one()
+        assert entry.case_id == case_url.rsplit("/", 1)[-1]
+        assert entry.details["fields"] == ["observations", "place", "risk_level"]
+        assert entry.details["changes"] == {
+            "observations": {"from": None, "to": "***"},  # free text about the person: masked
+            "place": {"from": "***", "to": "***"},
+            "risk_level": {"from": "high", "to": "medium"},  # a code: shown
+        }
+        with db.engine.connect() as conn:
+            payloads = " ".join(conn.execute(text("SELECT payload FROM audit_entry")).scalars())
+        for typed in ("Lyon", "Villeurbanne", "Scar on the left hand", "Wrong town noted", "Popescu", "RO1234567"):
+            assert typed not in payloads
     outsider = app.test_client()
     with app.app_context():
         sign_in_directly(outsider, make_user(Role.FRONTLINE, make_agency("FR", AgencyKind.POLICE)))

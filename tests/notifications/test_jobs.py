@@ -18,7 +18,7 @@ from app.core import jobs
 from app.core.db import utcnow
 from app.extensions import db
 from app.notifications.models import Notification
-from app.periodic import DEADLINE_TICK
+from app.periodic import DEADLINE_TICK, PERIODIC_JOBS
 from app.referrals.models import Referral
 from app.referrals.vocabulary import ReferralStatus
 from tests.factories import make_referral
@@ -211,11 +211,13 @@ def test_worker_command_runs_the_queue_in_the_app_and_books_the_tick(rq_app: Fla
     assert result.exit_code == 0, result.output
     assert sorted(smtp_sink.recipients) == addresses
     assert rq_queue().count == 0
-    assert len(ScheduledJobRegistry(queue=rq_queue()).get_job_ids()) == 1  # the next deadline tick
+    booked = sorted(ScheduledJobRegistry(queue=rq_queue()).get_job_ids())
+    assert len(booked) == len(PERIODIC_JOBS) == 2  # the next deadline tick and the next audit tick
 
     again = runner.invoke(args=["jobs", "worker", "--burst"])
     assert again.exit_code == 0, again.output
-    assert len(ScheduledJobRegistry(queue=rq_queue()).get_job_ids()) == 1  # still one, however many workers
+    # still one each, however many workers
+    assert sorted(ScheduledJobRegistry(queue=rq_queue()).get_job_ids()) == booked
 
 
 def test_worker_command_needs_redis(app: Flask) -> None:

@@ -41,6 +41,7 @@ def consent_form(**overrides: object) -> dict[str, object]:
 
 
 def test_record_and_withdraw(app: Flask, client: FlaskClient, case_id: str) -> None:
+    assert client.get(f"/cases/{case_id}/consent/new").status_code == 200
     response = client.post(
         f"/cases/{case_id}/consent/new", data=consent_form(data_sharing="y", recipients="Shelter Lyon")
     )
@@ -61,7 +62,13 @@ def test_record_and_withdraw(app: Flask, client: FlaskClient, case_id: str) -> N
     with app.app_context():
         assert db.session.get(Consent, consent.id).withdrawn_on == TODAY
         actions = set(db.session.execute(select(AuditEntry.action)).scalars())
-        assert {"consent.recorded", "consent.withdrawn"} <= actions
+        assert {"consent.form_viewed", "consent.recorded", "consent.withdrawn"} <= actions
+        withdrawn = db.session.execute(select(AuditEntry).where(AuditEntry.action == "consent.withdrawn")).scalar_one()
+        assert withdrawn.case_id == case_id
+        assert withdrawn.details["changes"] == {
+            "withdrawn_on": {"from": None, "to": TODAY.isoformat()},
+            "withdrawn_recorded_by_id": {"from": None, "to": withdrawn.actor_id},
+        }
     assert "Withdrawn on" in client.get(f"/cases/{case_id}").get_data(as_text=True)
 
 

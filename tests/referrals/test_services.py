@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from app.accounts.models import MemberState
 from app.accounts.roles import AgencyKind, Role
@@ -220,6 +220,42 @@ def test_completion_records_outcome_and_services(world) -> None:
     ]
     times = services.response_times(referral)
     assert times["accept"] is not None and times["acknowledge"] == times["accept"]
+    entry = next(e for e in audit() if e.action == "referral.complete")
+    assert entry.case_id == world["case"].id and entry.details["outcome"] == "got_help"
+    changes = entry.details["changes"]
+    assert changes["status"] == {"from": "accepted", "to": "completed"}
+    assert changes["outcome"] == {"from": None, "to": "got_help"}  # a code: shown
+    assert changes["services_delivered"] == {"from": None, "to": "***"}  # free text: masked
+    assert changes["ended_at"]["from"] is None and changes["ended_at"]["to"] is not None
+    assert "Two nights" not in stored_payloads()
+
+
+def test_decline_note_is_masked_in_the_trail(world) -> None:
+    referral = make_referral(world["sender"], world["case"], world["service"])
+    services.transition(
+        world["recipient"],
+        referral,
+        "decline",
+        version=referral.version,
+        answer=Answer(decline_reason=DeclineReason.OTHER, note="Her trafficker knows our address"),
+    )
+    db.session.commit()
+    entry = next(e for e in audit() if e.action == "referral.decline")
+    assert entry.details["reason"] == "other"
+    assert entry.details["changes"]["decline_reason"] == {"from": None, "to": "other"}
+    assert entry.details["changes"]["decline_note"] == {"from": None, "to": "***"}
+    assert "trafficker knows" not in stored_payloads()
+    # Sending it again clears the answer: the trail says so, still without the text.
+    services.transition(world["sender"], referral, "reopen", version=referral.version)
+    db.session.commit()
+    reopened = next(e for e in audit() if e.action == "referral.reopen")
+    assert reopened.details["changes"]["decline_note"] == {"from": "***", "to": None}
+    assert reopened.details["changes"]["decline_reason"] == {"from": "other", "to": None}
+
+
+def stored_payloads() -> str:
+    with db.engine.connect() as conn:
+        return " ".join(conn.execute(text("SELECT payload FROM audit_entry")).scalars())
 
 
 def test_deadlines_by_urgency_use_country_settings() -> None:
@@ -240,6 +276,8 @@ def test_tick_reminds_expires_escalates_once(world) -> None:
     first = check_deadlines(soon)
     db.session.commit()
     assert first.reminded == [referral.id] and first.expired == []
+    reminded = next(e for e in audit() if e.action == "referral.reminded")
+    assert reminded.case_id == referral.case_id and set(reminded.details["changes"]) == {"reminded_at"}
     assert check_deadlines(soon).reminded == []
     later = referral.due_at + timedelta(minutes=1)
     result = check_deadlines(later)

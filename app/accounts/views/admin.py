@@ -273,6 +273,7 @@ def member_state_edit(code: str) -> ResponseReturnValue:
             default_language=form.default_language.data or "en",
             timezone=(form.timezone.data or "").strip(),
             retention_months=form.retention_months.data,
+            audit_retention_months=form.audit_retention_months.data or 0,
             reflection_period_days=form.reflection_period_days.data or 0,
             decision_working_days=form.decision_working_days.data or 0,
             holiday_subdivision=(form.holiday_subdivision.data or "").strip().upper() or None,
