@@ -195,7 +195,8 @@ class BaseConfig:
     PREFERRED_URL_SCHEME = "https"
 
     # Internationalisation
-    LANGUAGES = ("en", "fr")
+    # English, French, German, Romanian, Bulgarian: every catalogue and indicator text complete.
+    LANGUAGES = ("en", "fr", "de", "ro", "bg")
     BABEL_DEFAULT_LOCALE = "en"
     BABEL_DEFAULT_TIMEZONE = "UTC"
 

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 APP = ROOT / "app"
 TEMPLATES = APP / "templates"
 CATALOGUES = APP / "translations"
-REQUIRED_LANGUAGES = ("fr",)
+REQUIRED_LANGUAGES = ("fr", "de", "ro", "bg")
 
 # Text allowed untranslated in templates: codes and symbols that read the same everywhere.
 ALLOWED_TEXT = {"UTC", "\u2013", "\u00b7", "(", ")", ":"}

@@ -116,4 +116,6 @@ def test_bundled_catalogue_is_valid_and_honest_about_its_sources() -> None:
         covered = {form for s in catalogue.sets_for(age_group) for form in s.forms}
         missing = set(ExploitationForm) - covered - {ExploitationForm.CHILD_LABOUR}
         assert missing == set(), f"{age_group}: no indicator set for {missing}"
-    assert all(i.label.has("en") and i.label.has("fr") for i in catalogue.indicators.values())
+    languages = ("en", "fr", "de", "ro", "bg")
+    assert all(i.label.has(code) for i in catalogue.indicators.values() for code in languages)
+    assert all(d.label.has(code) for d in catalogue.dimensions for code in languages)

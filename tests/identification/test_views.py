@@ -105,3 +105,21 @@ def test_only_focal_points_load_catalogues(app: Flask, client: FlaskClient) -> N
     assert upload(client, NATIONAL).status_code == 403
     with app.app_context():
         assert db.session.execute(select(CatalogueVersion)).first() is None
+
+
+@pytest.mark.parametrize("language", ["de", "ro", "bg"])
+def test_pages_and_indicators_in_each_language(app: Flask, client: FlaskClient, language: str) -> None:
+    """German, Romanian and Bulgarian readers get the interface and the indicator texts in
+    their language (issue 5: each side reads structured data in its own language)."""
+    from app.identification.catalogue import bundled_catalogue
+
+    with app.app_context():
+        sign_in_directly(client, make_user(Role.FRONTLINE))
+    client.post("/language", data={"language": language})
+    page = html.unescape(client.get("/indicators/").get_data(as_text=True))
+    assert f'<html lang="{language}">' in page
+    catalogue = bundled_catalogue()
+    label = catalogue.indicators["adult_labour.deceived_nature_of_job"].label
+    assert label.in_language(language) != label.in_language("en")
+    assert label.in_language(language) in page
+    assert "Deceived about the nature of the job, location or employer" not in page
