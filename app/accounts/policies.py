@@ -9,7 +9,7 @@ from __future__ import annotations
 from sqlalchemy import Select, false, true
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.accounts.models import Agency, User
+from app.accounts.models import Agency, MemberState, User
 from app.accounts.roles import ASSIGNABLE_ROLES, Role
 
 
@@ -55,3 +55,19 @@ def visible_agencies_filter(actor: User) -> ColumnElement[bool]:
     if actor.role in (Role.SYSTEM_ADMIN, Role.FOCAL_POINT):
         return true()
     return Agency.id == actor.agency_id
+
+
+def manageable_member_states_filter(actor: User) -> ColumnElement[bool]:
+    """System administrators manage every country's settings; a national focal point its own
+    country's (deadlines, reflection period, holidays, retention: issue 5's focal-point desk)."""
+    if actor.role == Role.SYSTEM_ADMIN:
+        return true()
+    if actor.role == Role.FOCAL_POINT:
+        return MemberState.code == actor.agency.member_state_code
+    return false()
+
+
+def can_manage_member_state(actor: User, state: MemberState) -> bool:
+    if actor.role == Role.SYSTEM_ADMIN:
+        return True
+    return actor.role == Role.FOCAL_POINT and state.code == actor.agency.member_state_code

@@ -102,6 +102,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         cases.VIEW_CASES.name,
         cases.BREAK_GLASS.name,
         cases.RESOLVE_DUPLICATES.name,
+        perms.MANAGE_MEMBER_STATES.name,
         directory.VIEW_DIRECTORY.name,
         directory.MANAGE_DIRECTORY.name,
         referrals.MAKE_REFERRALS.name,

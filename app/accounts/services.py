@@ -17,7 +17,11 @@ from sqlalchemy import delete, func, select, update
 
 from app.accounts import passwords, sessions, two_factor
 from app.accounts.models import ActivationToken, Agency, MemberState, RecoveryCode, User, UserSession
-from app.accounts.policies import assignable_roles, can_manage_user
+from app.accounts.policies import (
+    assignable_roles,
+    can_manage_member_state,
+    can_manage_user,
+)
 from app.accounts.roles import AgencyKind, Role
 from app.audit.services import field_changes, record
 from app.cases.deadlines import MINIMUM_REFLECTION_DAYS, holiday_subdivisions
@@ -535,8 +539,8 @@ class MemberStateSettings:
 
 
 def update_member_state(actor: User, state: MemberState, data: MemberStateSettings, *, version: int) -> None:
-    if actor.role != Role.SYSTEM_ADMIN:
-        raise PermissionDenied()
+    if not can_manage_member_state(actor, state):
+        raise NotFound() if actor.role == Role.FOCAL_POINT else PermissionDenied()
     _check_version(state.version, version)
     if data.focal_point_agency_id is not None:
         agency = db.session.get(Agency, data.focal_point_agency_id)

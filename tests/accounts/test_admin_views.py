@@ -278,3 +278,47 @@ def test_system_admin_only_hands_out_admin_roles(app: Flask, client: FlaskClient
             db.session.execute(select(User.role).where(User.email == "new.officer@example.org")).scalar_one()
             == Role.AGENCY_ADMIN
         )
+
+
+def test_focal_point_edits_only_its_own_countrys_settings(app: Flask) -> None:
+    """Issue 5: a country's settings are editable by its focal point and the operator."""
+    with app.app_context():
+        focal_agency = make_agency("FR", AgencyKind.NATIONAL_FOCAL_POINT, name="Mission FR")
+        other_focal = make_agency("FR", AgencyKind.NATIONAL_FOCAL_POINT, name="Other FR")
+        focal = make_user(Role.FOCAL_POINT, focal_agency, totp_secret=new_totp_secret())
+        state = db.session.get(MemberState, "FR")
+        state.focal_point_agency_id = focal_agency.id
+        db.session.commit()
+        version = state.version
+    client = app.test_client()
+    with app.app_context():
+        sign_in_directly(client, db.session.get(User, focal.id))
+    listing = client.get("/admin/member-states").get_data(as_text=True)
+    assert "France" in listing and "Germany" not in listing
+    assert client.get("/admin/member-states/DE").status_code == 404
+    page = client.get("/admin/member-states/FR").get_data(as_text=True)
+    assert "Mission FR" in page and "Other FR" in page
+    response = client.post(
+        "/admin/member-states/FR",
+        data={
+            "default_language": "fr",
+            "timezone": "Europe/Paris",
+            "audit_retention_months": "120",
+            "reflection_period_days": "45",
+            "decision_working_days": "5",
+            "referral_emergency_hours": "2",
+            "referral_urgent_hours": "24",
+            "referral_routine_working_days": "5",
+            "focal_point_agency_id": str(other_focal.id),  # the issue: the focal point may hand over
+            "version": str(version),
+        },
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        state = db.session.get(MemberState, "FR")
+        assert state.reflection_period_days == 45 and state.focal_point_agency_id == other_focal.id
+        entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "member_state.updated")).scalar_one()
+        assert entry.actor_id == focal.id and entry.details["changes"]["reflection_period_days"] == {
+            "from": 30,
+            "to": 45,
+        }

@@ -191,6 +191,17 @@ def supervised_scope(role: str, scope: str) -> int:
     return 403
 
 
+def own_country_settings(role: str, scope: str) -> int:
+    """Country settings: the operator everywhere, a focal point its own country."""
+    if role == ANON:
+        return 302
+    if role == Role.SYSTEM_ADMIN.value:
+        return 200
+    if role == Role.FOCAL_POINT.value:
+        return 200 if scope != "other_state" else 404
+    return 403
+
+
 SYS = {Role.SYSTEM_ADMIN}
 SUPERVISORS = {Role.SUPERVISOR}
 IDENTIFIERS = {Role.FRONTLINE, Role.FOCAL_POINT}
@@ -321,11 +332,11 @@ EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
     "audit.break_glass_queue": ("GET", lambda w, s: "/audit/break-glass", only(SUPERVISORS, 200)),
     "audit.break_glass_review": ("GET", lambda w, s: "/audit/break-glass/none", only(SUPERVISORS, 404)),
     "emergency.request_access": ("GET", lambda w, s: "/emergency-access/", only(IDENTIFIERS, 200)),
-    "admin.member_states": ("GET", lambda w, s: "/admin/member-states", only(SYS, 200)),
+    "admin.member_states": ("GET", lambda w, s: "/admin/member-states", only({Role.FOCAL_POINT, *SYS}, 200)),
     "admin.member_state_edit": (
         "GET",
         lambda w, s: f"/admin/member-states/{w.agencies[s].member_state_code}",
-        only(SYS, 200),
+        own_country_settings,
     ),
 }
 

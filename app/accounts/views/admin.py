@@ -239,7 +239,15 @@ def _agency_form(agency: Agency | None) -> ResponseReturnValue:
 @bp.route("/member-states")
 @requires(perms.MANAGE_MEMBER_STATES)
 def member_states() -> ResponseReturnValue:
-    rows = db.session.execute(select(MemberState).options(joinedload(MemberState.focal_point_agency))).scalars().all()
+    rows = (
+        db.session.execute(
+            select(MemberState)
+            .options(joinedload(MemberState.focal_point_agency))
+            .where(policies.manageable_member_states_filter(current_user))
+        )
+        .scalars()
+        .all()
+    )
     rows = sorted(rows, key=lambda state: (not state.is_eu, country_name(state.code)))
     return render_template("admin/member_states.html", states=rows)
 
@@ -248,7 +256,7 @@ def member_states() -> ResponseReturnValue:
 @requires(perms.MANAGE_MEMBER_STATES)
 def member_state_edit(code: str) -> ResponseReturnValue:
     state = db.session.get(MemberState, code.upper())
-    if state is None:
+    if state is None or not policies.can_manage_member_state(current_user, state):
         raise NotFound()
     form = MemberStateForm(obj=state)
     focal_points = (
