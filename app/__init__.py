@@ -141,7 +141,7 @@ def _register_template_helpers(app: Flask) -> None:
     from app import referrals as referral_perms
     from app.accounts.roles import Role, has_permission
     from app.cases.vocabulary import EVENT_TITLES
-    from app.core.i18n import LANGUAGE_NAMES, country_name
+    from app.core.i18n import LANGUAGE_NAMES, country_name, language_name
     from app.identification.amendments import AMENDABLE_TITLES
     from app.identification.assessment import ChildReason
 
@@ -172,6 +172,7 @@ def _register_template_helpers(app: Flask) -> None:
         return {
             "can": can,
             "country_name": country_name,
+            "language_name": language_name,
             "language_names": LANGUAGE_NAMES,
             "languages": app.config["LANGUAGES"],
             "current_locale": str(get_locale() or "en"),

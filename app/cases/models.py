@@ -188,6 +188,7 @@ class CaseNote(ClientKeyed, Base):
     visibility: Mapped[NoteVisibility] = mapped_column(enum_column(NoteVisibility, "note_visibility"))
     text_sealed: Mapped[str] = mapped_column("text", EncryptedText)
     text = encrypted("text_sealed", "text")
+    language: Mapped[str | None] = mapped_column(String(8), nullable=True)  # the author's, for readers
 
     author: Mapped[User] = relationship()
 

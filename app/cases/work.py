@@ -29,7 +29,7 @@ def add_note(actor: User, case: Case, text: str, visibility: NoteVisibility) -> 
         raise FieldError("text", _l("Write the note."))
     if len(text) > MAX_NOTE:
         raise FieldError("text", _l("Use at most %(count)s characters.", count=MAX_NOTE))
-    note = CaseNote(case_id=case.id, author_id=actor.id, visibility=visibility)
+    note = CaseNote(case_id=case.id, author_id=actor.id, visibility=visibility, language=actor.preferred_language)
     note.text = text
     db.session.add(note)
     db.session.add(

@@ -46,6 +46,11 @@ class Referral(ClientKeyed, Base):
     decline_note_sealed: Mapped[str | None] = mapped_column("decline_note", EncryptedText, nullable=True)
     outcome: Mapped[Outcome | None] = mapped_column(enum_column(Outcome, "referral_outcome"), nullable=True)
     services_delivered_sealed: Mapped[str | None] = mapped_column("services_delivered", EncryptedText, nullable=True)
+    # The language each free text was written in (the writer's), so a reader in another
+    # language sees that it is foreign to them, and screen readers pronounce it right.
+    purpose_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    decline_note_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    services_delivered_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     purpose = encrypted("purpose_sealed", "purpose")
     justification = encrypted("justification_sealed", "justification")  # of a vital-interest exception
     decline_note = encrypted("decline_note_sealed", "decline_note")

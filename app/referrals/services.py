@@ -108,6 +108,7 @@ def create(actor: User, case: Case, data: ReferralRequest) -> Referral:
         consent_id=consent.id if consent else None,
     )
     referral.purpose = purpose
+    referral.purpose_language = actor.preferred_language
     referral.justification = data.justification.strip() or None
     referral.case = case
     referral.service = service
@@ -248,7 +249,7 @@ def transition(
     if not row.allowed(actor, referral):
         raise PermissionDenied()
     before = _tracked(referral)
-    details = _prepare(referral, action, answer, now)
+    details = _prepare(referral, action, answer, now, actor.preferred_language if actor else None)
     if row.target in ENDED_STATUSES:
         referral.ended_at = now
     previous = referral.status
@@ -316,14 +317,15 @@ def _tracked(referral: Referral) -> dict[str, Any]:
     return values
 
 
-def _prepare(referral: Referral, action: str, answer: Answer, now: datetime) -> dict[str, Any]:
-    """Check what the action needs and set its fields; returns the audit details (codes only)."""
+def _prepare(referral: Referral, action: str, answer: Answer, now: datetime, language: str | None) -> dict[str, Any]:
+    """Check what the action needs and set its fields; returns the audit details (codes only).
+    ``language``: the writer's, kept with the free text they write."""
     if action in ("send", "reopen"):
         return _prepare_sending(referral, action, now)
     if action == "decline":
-        return _prepare_decline(referral, answer)
+        return _prepare_decline(referral, answer, language)
     if action == "complete":
-        return _prepare_completion(referral, answer)
+        return _prepare_completion(referral, answer, language)
     if action == "expire":
         referral.escalated_at = now
     elif action == "acknowledge":
@@ -345,10 +347,11 @@ def _prepare_sending(referral: Referral, action: str, now: datetime) -> dict[str
     referral.ended_at = referral.reminded_at = referral.escalated_at = None
     referral.decline_reason = None
     referral.decline_note = None
+    referral.decline_note_language = None
     return {"due_at": referral.due_at.isoformat(timespec="minutes")}
 
 
-def _prepare_decline(referral: Referral, answer: Answer) -> dict[str, Any]:
+def _prepare_decline(referral: Referral, answer: Answer, language: str | None) -> dict[str, Any]:
     if answer.decline_reason is None:
         raise FieldError("decline_reason", _l("Choose why the referral is declined."))
     note = answer.note.strip()
@@ -358,10 +361,11 @@ def _prepare_decline(referral: Referral, answer: Answer) -> dict[str, Any]:
         raise FieldError("note", _l("Use at most 2000 characters."))
     referral.decline_reason = answer.decline_reason
     referral.decline_note = note or None
+    referral.decline_note_language = language if note else None
     return {"reason": answer.decline_reason.value}
 
 
-def _prepare_completion(referral: Referral, answer: Answer) -> dict[str, Any]:
+def _prepare_completion(referral: Referral, answer: Answer, language: str | None) -> dict[str, Any]:
     if answer.outcome is None:
         raise FieldError("outcome", _l("Choose the outcome."))
     delivered = answer.services_delivered.strip()
@@ -371,6 +375,7 @@ def _prepare_completion(referral: Referral, answer: Answer) -> dict[str, Any]:
         raise FieldError("services_delivered", _l("Use at most 2000 characters."))
     referral.outcome = answer.outcome
     referral.services_delivered = delivered or None
+    referral.services_delivered_language = language if delivered else None
     return {"outcome": answer.outcome.value}
 
 

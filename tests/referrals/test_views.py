@@ -221,3 +221,31 @@ def test_lists_have_constant_statement_count(app: Flask, client, world, role: Ro
     with count_statements(app) as many:
         assert client.get(url).status_code == 200
     assert len(few) == len(many)
+
+
+def test_free_text_carries_its_language_and_foreign_readers_see_it(app: Flask, client, world) -> None:
+    """Issue 5: free text keeps the language it was written in; a reader in another language
+    sees that it is foreign (and the markup says which language it is)."""
+    with app.app_context():
+        officer = db.session.get(User, world["officer"])
+        officer.preferred_language = "ro"
+        db.session.commit()
+        referral = referral_for(world)
+        referral_id, version = referral.id, referral.version
+        assert referral.purpose_language == "ro"
+    worker = app.test_client()
+    login(app, worker, world["worker"])  # reads in English
+    page = worker.get(f"/referrals/{referral_id}").get_data(as_text=True)
+    assert '<span lang="ro">' in page and "written in Romanian" in page
+    response = worker.post(
+        f"/referrals/{referral_id}/decline",
+        data={"version": version, "decline_reason": "other", "note": "Full until Monday"},
+    )
+    assert response.status_code == 302
+    with app.app_context():
+        assert db.session.get(Referral, referral_id).decline_note_language == "en"
+    login(app, client, world["officer"])  # reads in Romanian: the purpose is not foreign
+    sender_page = client.get(f"/referrals/{referral_id}").get_data(as_text=True)
+    assert '<span lang="en">Full until Monday</span>' in sender_page
+    assert "scris în" in sender_page  # the English note is tagged, in Romanian
+    assert sender_page.count("scris în") == 1
