@@ -11,6 +11,7 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 from sqlalchemy import func, select
 
+from app.core.db import expecting_writes
 from app.extensions import db
 
 
@@ -106,6 +107,11 @@ def audit_verify(checkpoint_files: tuple[Any, ...]) -> None:
             f"Audit chain intact: {result.checked} entries verified "
             f"(head {result.last_seq}, {result.checkpoints} signed checkpoint(s) matched)."
         )
+        if result.unverifiable_checkpoints:
+            click.echo(
+                f"{result.unverifiable_checkpoints} checkpoint(s) given are older than the kept chain "
+                "(pruned) and could not be checked."
+            )
         return
     click.echo(
         f"Audit chain BROKEN at entry {result.first_broken_seq}: {result.reason} "
@@ -121,7 +127,8 @@ def audit_checkpoint() -> None:
     """Sign the chain head now and print the checkpoint (compact JWS) to keep outside."""
     from app.audit.services import issue_checkpoint
 
-    checkpoint = issue_checkpoint("manual")
+    with expecting_writes():  # SQLite: take the write lock first, like a request
+        checkpoint = issue_checkpoint("manual")
     db.session.commit()
     if checkpoint is None:
         click.echo("The audit chain is empty: nothing to sign.", err=True)
@@ -160,8 +167,12 @@ def audit_prune() -> None:
     from app.audit.services import prune
     from app.core.db import utcnow
 
-    result = prune(utcnow())
+    with expecting_writes():  # SQLite: take the write lock first, like a request
+        result = prune(utcnow())
     db.session.commit()
+    if result.refused:
+        click.echo(f"Nothing pruned: {result.refused}. Run `flask audit verify`.", err=True)
+        sys.exit(1)
     if result.through_seq is None:
         click.echo("Nothing to prune.")
     else:
@@ -176,7 +187,8 @@ def audit_tick_command() -> None:
     """Run the scheduled audit work once: a checkpoint when due, a full verification when due."""
     from app.periodic import audit_tick
 
-    outcome = audit_tick()
+    with expecting_writes():  # SQLite: take the write lock first, like a request
+        outcome = audit_tick()
     click.echo(outcome.summary())
     if outcome.broken:
         sys.exit(1)
@@ -232,7 +244,8 @@ def referrals_tick() -> None:
     """
     from app.periodic import deadline_tick
 
-    counts = deadline_tick()
+    with expecting_writes():  # SQLite: take the write lock first, like a request
+        counts = deadline_tick()
     click.echo(f"Deadlines checked: {counts.reminded} reminded, {counts.expired} expired, {counts.skipped} skipped.")
 
 

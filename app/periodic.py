@@ -75,7 +75,7 @@ def audit_tick() -> AuditTickOutcome:
 
     from app.audit.models import AuditCheckpoint
     from app.audit.services import checkpoint_due, issue_checkpoint, record, verify_chain
-    from app.core.db import utcnow
+    from app.core.db import expecting_writes, utcnow
     from app.extensions import db
 
     now = utcnow()
@@ -97,8 +97,10 @@ def audit_tick() -> AuditTickOutcome:
             and (now - last_verified).total_seconds() < int(config["AUDIT_VERIFY_HOURS"]) * 3600
         ):
             return AuditTickOutcome(checkpoint_seq, None, False)
-        result = verify_chain()
-        db.session.rollback()  # verification only read; start clean for what it writes
+        with expecting_writes(False):  # a long read: on SQLite, without holding the write lock
+            db.session.rollback()
+            result = verify_chain()
+            db.session.rollback()  # verification only read; start clean for what it writes
         if not result.ok:
             logging.getLogger(__name__).error(
                 "audit chain broken at entry %s: %s", result.first_broken_seq, result.reason

@@ -115,6 +115,10 @@ def _clean_database(request: pytest.FixtureRequest) -> Iterator[None]:
 def empty_tables() -> None:
     tables = [t for t in reversed(db.metadata.sorted_tables) if t.name not in KEEP_TABLES]
     with db.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # The audit tables' append-only triggers refuse this reset; replica mode lifts
+            # triggers for this one transaction.
+            conn.execute(text("SET LOCAL session_replication_role = replica"))
         conn.execute(
             text(
                 "UPDATE member_state SET focal_point_agency_id = NULL, retention_months = NULL, version = 1,"
@@ -123,14 +127,7 @@ def empty_tables() -> None:
             )
         )
         for table in tables:
-            if table.name == "audit_entry" and conn.dialect.name == "postgresql":
-                # The append-only triggers refuse DELETE and TRUNCATE; the test's reset
-                # lifts the TRUNCATE guard for its own statement only.
-                conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_no_truncate"))
-                conn.execute(text("TRUNCATE audit_entry"))
-                conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_no_truncate"))
-            else:
-                conn.execute(table.delete())
+            conn.execute(table.delete())
 
 
 @pytest.fixture

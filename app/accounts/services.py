@@ -232,7 +232,13 @@ def reset_two_factor(actor: User, target: User) -> None:
     _require_manageable(actor, target)
     _clear_two_factor(target)
     sessions.end_all(target, sessions.EndReason.TWO_FACTOR_RESET)
-    record("user.two_factor_reset", actor=actor, object_type="user", object_id=target.id)
+    record(
+        "user.two_factor_reset",
+        actor=actor,
+        object_type="user",
+        object_id=target.id,
+        member_state_code=target.agency.member_state_code,
+    )
 
 
 # --- passwords ---------------------------------------------------------------------------
@@ -282,7 +288,13 @@ def issue_activation_link(actor: User | None, target: User) -> str:
             expires_at=now + current_app.config["ACTIVATION_LINK_LIFETIME"],
         )
     )
-    record("user.activation_link_issued", actor=actor, object_type="user", object_id=target.id)
+    record(
+        "user.activation_link_issued",
+        actor=actor,
+        object_type="user",
+        object_id=target.id,
+        member_state_code=target.agency.member_state_code,
+    )
     db.session.flush()
     return token
 
@@ -383,6 +395,7 @@ def create_user(actor: User, data: UserData) -> tuple[User, str]:
         actor=actor,
         object_type="user",
         object_id=user.id,
+        member_state_code=user.agency.member_state_code,
         details={"role": user.role.value, "agency_id": user.agency_id},
     )
     token = issue_activation_link(actor, user)
@@ -419,6 +432,7 @@ def update_user(actor: User, target: User, data: UserData, *, version: int) -> N
             actor=actor,
             object_type="user",
             object_id=target.id,
+            member_state_code=target.agency.member_state_code,
             details={
                 "changed": sorted(changes),
                 "role": target.role.value,
@@ -444,6 +458,7 @@ def set_user_active(actor: User, target: User, *, active: bool) -> None:
         actor=actor,
         object_type="user",
         object_id=target.id,
+        member_state_code=target.agency.member_state_code,
         details={"changes": field_changes({"active": not active}, {"active": active})},
     )
     db.session.flush()
@@ -509,6 +524,7 @@ def save_agency(actor: User, data: AgencyData, *, agency: Agency | None = None, 
         actor=actor,
         object_type="agency",
         object_id=agency.id,
+        member_state_code=agency.member_state_code,
         details=details,
     )
     return agency
@@ -550,6 +566,11 @@ def update_member_state(actor: User, state: MemberState, data: MemberStateSettin
         raise FieldError("timezone", _l("Enter a time zone, like Europe/Paris."))
     if data.retention_months is not None and data.retention_months <= 0:
         raise FieldError("retention_months", _l("Enter a number of months greater than zero."))
+    if actor.role != Role.SYSTEM_ADMIN and data.audit_retention_months != state.audit_retention_months:
+        # The trail of a focal point's own accesses is not theirs to shorten.
+        raise FieldError(
+            "audit_retention_months", _l("Only the system administrators change how long the audit trail is kept.")
+        )
     if data.audit_retention_months < max(12, data.retention_months or 0):
         raise FieldError(
             "audit_retention_months",
@@ -581,6 +602,7 @@ def update_member_state(actor: User, state: MemberState, data: MemberStateSettin
         actor=actor,
         object_type="member_state",
         object_id=state.code,
+        member_state_code=state.code,  # the country changed is the one whose supervisors see it
         details={
             "focal_point_agency_id": data.focal_point_agency_id,
             "retention_months": data.retention_months,

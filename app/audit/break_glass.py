@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import User
 from app.accounts.roles import Role
@@ -165,7 +166,13 @@ def review(
     grant.reviewer_id = actor.id
     grant.review_outcome = outcome
     grant.review_note = note or None
-    db.session.flush()
+    if outcome == BreakGlassReview.NOT_JUSTIFIED and grant.expires_at > now:
+        # An access found unjustified ends now, not when its hours run out.
+        grant.expires_at = max(now, grant.granted_at + timedelta(microseconds=1))
+    try:
+        db.session.flush()
+    except StaleDataError as exc:  # another supervisor reviewed it at the same moment
+        raise Conflict() from exc
     record(
         "break_glass.reviewed",
         actor=actor,

@@ -7,7 +7,16 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import DateField, HiddenField, IntegerField, RadioField, SelectField, StringField, TextAreaField
-from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp, ValidationError
+from wtforms.validators import (
+    DataRequired,
+    Email,
+    InputRequired,
+    Length,
+    NumberRange,
+    Optional,
+    Regexp,
+    ValidationError,
+)
 
 from app.audit.models import BreakGlassReview
 from app.audit.queries import TrailFilter
@@ -26,7 +35,9 @@ def _optional_int(value: Any) -> int | None:
 
 
 class TrailFilterForm(FlaskForm):
-    """Filters of the trail, sent as a GET query: bookmarkable, and no CSRF token needed."""
+    """Filters of the trail. Typed into a POSTed form (an e-mail address never reaches a
+    URL); the page then shows them as a GET query with ids only (bookmarkable, pageable),
+    and exports POST them back. The app-wide CSRFProtect checks those POSTs."""
 
     class Meta:
         csrf = False
@@ -43,6 +54,7 @@ class TrailFilterForm(FlaskForm):
         _l("User (e-mail address)"),
         validators=[Optional(), Email(message=_l("Enter an e-mail address, like name@agency.example."))],
     )
+    user_id = IntegerField(validators=[Optional(), NumberRange(min=1, max=2**62)])
     agency_id = SelectField(
         _l("Agency"), coerce=lambda v: int(v) if v not in (None, "") else None, validators=[Optional()]
     )
@@ -72,6 +84,9 @@ class TrailFilterForm(FlaskForm):
                 date_field.errors = [NOT_A_DATE]
         if self.agency_id.errors:
             self.agency_id.errors = [_l("Choose an agency from the list.")]
+        if self.user_id.errors:
+            self.user_id.errors = []
+            self.user_email.errors = [*self.user_email.errors, _l("No user with this e-mail address in your country.")]
 
     def validate(self, extra_validators: Any = None) -> bool:
         ok = bool(super().validate(extra_validators))
@@ -82,6 +97,7 @@ class TrailFilterForm(FlaskForm):
         return TrailFilter(
             case_reference=(self.case_reference.data or "").strip() or None,
             user_email=(self.user_email.data or "").strip() or None,
+            user_id=self.user_id.data,
             agency_id=self.agency_id.data,
             action=(self.action.data or "").strip() or None,
             date_from=self.date_from.data,

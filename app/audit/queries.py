@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,7 +25,7 @@ from app.accounts.roles import Role
 from app.accounts.services import FieldError
 from app.audit.models import AuditCheckpoint, AuditEntry, BreakGlassAccess
 from app.audit.services import issue_checkpoint, record, verify_chain
-from app.audit.signing import public_jwk, read_checkpoint
+from app.audit.signing import BadCheckpoint, public_jwk, read_checkpoint
 from app.cases.models import Case
 from app.core.errors import NotFound, PermissionDenied
 from app.extensions import db
@@ -48,17 +48,31 @@ CASE_VIEW_ACTIONS = (
 @dataclass(frozen=True)
 class TrailFilter:
     case_reference: str | None = None
-    user_email: str | None = None
+    user_email: str | None = None  # as typed; resolved to user_id before it reaches a URL
+    user_id: int | None = None
     agency_id: int | None = None
     action: str | None = None
     date_from: date | None = None
     date_to: date | None = None
 
     def as_details(self) -> dict[str, Any]:
-        """For the trail: the filter with dates as ISO strings (no personal data in it)."""
+        """For the trail and for URLs: the filter with dates as ISO strings, the user by id
+        (a typed e-mail address is resolved first, ``resolved()``)."""
         return {
-            k: (v.isoformat() if isinstance(v, date) else v) for k, v in asdict(self).items() if v not in (None, "")
+            k: (v.isoformat() if isinstance(v, date) else v)
+            for k, v in asdict(self).items()
+            if v not in (None, "") and k != "user_email"
         }
+
+
+def resolved(actor: User, trail: TrailFilter) -> TrailFilter:
+    """The filter checked (FieldError for an unknown case, user...) and with the typed
+    e-mail address replaced by that user's id."""
+    _conditions(actor, trail)
+    if not trail.user_email:
+        return trail
+    user = user_in_state(actor, email=trail.user_email)
+    return replace(trail, user_email=None, user_id=user.id)
 
 
 def _supervisor_state(actor: User) -> str:
@@ -107,6 +121,11 @@ def _conditions(actor: User, trail: TrailFilter) -> list[ColumnElement[bool]]:
         conditions.append(AuditEntry.member_state_code == state)
     if trail.user_email:
         conditions.append(AuditEntry.actor_id == user_in_state(actor, email=trail.user_email).id)
+    if trail.user_id is not None:
+        try:
+            conditions.append(AuditEntry.actor_id == user_in_state(actor, user_id=trail.user_id).id)
+        except NotFound as exc:
+            raise FieldError("user_email", _l("No user with this e-mail address in your country.")) from exc
     if trail.agency_id is not None:
         conditions.append(AuditEntry.actor_agency_id == trail.agency_id)
     if trail.action:
@@ -338,7 +357,15 @@ def _verified_checkpoint() -> AuditCheckpoint:
         .order_by(AuditCheckpoint.seq.desc())
         .limit(1)
     ).scalar_one_or_none()
-    result = verify_chain(start=read_checkpoint(start.token) if start is not None else None)
+    claim = None
+    if start is not None:
+        try:
+            claim = read_checkpoint(start.token)
+        except BadCheckpoint as exc:
+            raise ChainBroken(start.seq, "a stored checkpoint's signature does not hold") from exc
+        if claim.purpose != "verified":  # the column is not signed, the claim is
+            raise ChainBroken(start.seq, "a stored checkpoint says something else than its row")
+    result = verify_chain(start=claim)
     if not result.ok:
         raise ChainBroken(result.first_broken_seq, result.reason)
     checkpoint = issue_checkpoint("export", at=(result.last_seq, result.last_hash) if result.last_seq else None)

@@ -197,7 +197,8 @@ class VerificationResult:
     reason: str | None = None
     last_seq: int = 0
     last_hash: str = GENESIS_HASH
-    checkpoints: int = 0
+    checkpoints: int = 0  # signed checkpoints matched by entries of the kept chain
+    unverifiable_checkpoints: int = 0  # outside ones older than the kept chain (pruned)
 
 
 _COLUMNS = (
@@ -240,11 +241,12 @@ def _columns_match(row: Any, payload_text: str) -> bool:
         return False
 
 
-def _stored_checkpoints(after_seq: int = 0) -> tuple[dict[int, list[CheckpointClaim]], int | None]:
-    """Signed checkpoints kept in the database past ``after_seq``, by sequence number; and
-    the sequence number of the first one whose signature does not hold (None if all hold)."""
+def _stored_checkpoints(from_seq: int) -> tuple[dict[int, list[CheckpointClaim]], int | None]:
+    """Signed checkpoints kept in the database from entry ``from_seq`` on, by sequence
+    number; and the sequence number of the first one whose signature does not hold (None
+    if all hold)."""
     claims: dict[int, list[CheckpointClaim]] = {}
-    query = select(AuditCheckpoint).where(AuditCheckpoint.seq > after_seq).order_by(AuditCheckpoint.id)
+    query = select(AuditCheckpoint).where(AuditCheckpoint.seq >= from_seq).order_by(AuditCheckpoint.id)
     for checkpoint in db.session.execute(query).scalars():
         try:
             claim = read_checkpoint(checkpoint.token)
@@ -350,17 +352,32 @@ def verify_chain(
 def _verify(
     batch_size: int, external: list[CheckpointClaim], start: CheckpointClaim | None, *, in_database: bool
 ) -> VerificationResult:
-    head = db.session.get(AuditChainHead, 1)
+    # Checkpoints first, then the head: every checkpoint read is then at or below the head
+    # read (a checkpoint never pins more than the head), so one above it means a cut tail,
+    # not a checkpoint made while this ran. Entries committed meanwhile are for the next run.
+    pins, bad_checkpoint = _stored_checkpoints(start.seq if start is not None else 0)
+    head = db.session.execute(
+        select(AuditChainHead).where(AuditChainHead.id == 1).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
     first_seq, expected_prev = _starting_point(head, start)
-    pins, bad_checkpoint = _stored_checkpoints(after_seq=first_seq - 1 if start is not None else 0)
+    head_seq = head.last_seq if head is not None else 0
     if bad_checkpoint is not None:
         return VerificationResult(False, 0, bad_checkpoint, "a stored checkpoint's signature does not hold")
+    pins = {seq: claims for seq, claims in pins.items() if seq >= first_seq - 1}  # pruned ones go
+    pruned_away = 0
     for claim in external:
+        if claim.seq < first_seq - 1 and start is None:
+            pruned_away += 1  # before the kept chain: it can no longer be checked
+            continue
         pins.setdefault(claim.seq, []).append(claim)
-    if start is None and first_seq > 1 and not any(c.entry_hash == expected_prev for c in pins.get(first_seq - 1, [])):
-        return VerificationResult(False, 0, first_seq, "the pruned part is not covered by a signed checkpoint")
-    # Bounded by the head read first: entries committed meanwhile are for the next run.
-    head_seq = head.last_seq if head is not None else 2**62
+    if start is None and first_seq > 1:
+        # Only a signed "prune" checkpoint of the entry just before may start the kept chain:
+        # moving the start forward by hand (and deleting what is before it) shows here.
+        boundary = pins.get(first_seq - 1, [])
+        if not any(c.purpose == "prune" and c.entry_hash == expected_prev for c in boundary):
+            return VerificationResult(
+                False, 0, first_seq, "the pruned part is not covered by a signed prune checkpoint"
+            )
     expected_seq = first_seq
     checked = 0
     digest = sha256
@@ -383,10 +400,18 @@ def _verify(
     last_seq = expected_seq - 1
     if head is not None and (head.last_seq != last_seq or head.last_hash != expected_prev):
         return VerificationResult(False, checked, last_seq + 1, "entries after the last one are missing")
-    beyond = [seq for seq in pins if seq > last_seq and seq >= first_seq]
+    beyond = [seq for seq in pins if seq > last_seq]
     if beyond:
         return VerificationResult(False, checked, last_seq + 1, "entries covered by a signed checkpoint are missing")
-    return VerificationResult(True, checked, last_seq=last_seq, last_hash=expected_prev, checkpoints=len(pins))
+    matched = sum(1 for seq in pins if first_seq <= seq <= last_seq)
+    return VerificationResult(
+        True,
+        checked,
+        last_seq=last_seq,
+        last_hash=expected_prev,
+        checkpoints=matched,
+        unverifiable_checkpoints=pruned_away,
+    )
 
 
 # -- checkpoints ----------------------------------------------------------------------------
@@ -437,6 +462,7 @@ def checkpoint_due(now: datetime, every_minutes: int) -> bool:
 class PruneResult:
     pruned: int
     through_seq: int | None
+    refused: str | None = None  # why nothing was pruned: the chain does not verify
 
 
 def months_before(moment: datetime, months: int) -> datetime:
@@ -458,6 +484,10 @@ def prune(now: datetime, *, batch_size: int = 10000) -> PruneResult:
     from app.accounts.models import MemberState
     from app.cases.models import Case
 
+    # Never sign a boundary over a chain that does not verify: that would bury the evidence.
+    verified = verify_chain()
+    if not verified.ok:
+        return PruneResult(0, None, f"the chain is broken at entry {verified.first_broken_seq}: {verified.reason}")
     head = _lock_head()
     states = db.session.execute(select(MemberState.code, MemberState.audit_retention_months)).all()
     if not states:

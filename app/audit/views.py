@@ -21,11 +21,13 @@ from app.audit.models import BreakGlassReview
 from app.audit.services import record
 from app.audit.signing import public_jwk
 from app.core.db import utcnow
+from app.core.errors import NotFound
 from app.core.forms import attach_field_error
 from app.core.permissions import requires
 from app.extensions import db
 
 bp = Blueprint("audit", __name__, url_prefix="/audit")
+MAX_ID = 2**62  # larger numbers are no id of ours (and overflow SQLite's integers)
 emergency_bp = Blueprint("emergency", __name__, url_prefix="/emergency-access")
 
 
@@ -35,13 +37,19 @@ def _helpers() -> dict[str, object]:
 
 
 def _page_args() -> PageForm:
+    """Keyset paging parameters; anything but a plausible sequence number is ignored."""
     form = PageForm(formdata=request.args)
     form.validate()
+    for field in (form.older_than, form.after):
+        if field.errors or (field.data is not None and not 0 < field.data < MAX_ID):
+            field.data = None
     return form
 
 
-def _filter_form() -> TrailFilterForm:
-    form = TrailFilterForm(formdata=request.args or None)
+def _filter_form(formdata: object, *, posted: bool) -> TrailFilterForm:
+    form = TrailFilterForm(formdata=formdata or None)  # POSTs are checked by CSRFProtect
+    if not posted:
+        form.user_email.data = None  # e-mail addresses are typed into the POSTed form only
     state = current_user.agency.member_state_code
     agencies = db.session.execute(
         select(Agency.id, Agency.name).where(Agency.member_state_code == state).order_by(Agency.name)
@@ -50,39 +58,49 @@ def _filter_form() -> TrailFilterForm:
     return form
 
 
-def _refused_filter(form: TrailFilterForm) -> None:
+def _refused_filter(form: TrailFilterForm) -> ResponseReturnValue:
     """Malformed filters change nothing and are recorded (which fields, not what was typed)."""
     record("audit.filter_refused", actor=current_user, details={"fields": sorted(form.errors)})
+    db.session.commit()
+    return render_template("audit/index.html", form=form, page=None, query={}), 400
 
 
-@bp.route("/")
+@bp.route("/", methods=["GET", "POST"])
 @requires(perms.VIEW_AUDIT)
 def index() -> ResponseReturnValue:
-    form = _filter_form()
-    page = None
-    status = 200
+    """POST: the typed filters become a GET address with ids only (post/redirect/get).
+    GET: the filtered trail, newest first."""
+    posted = request.method == "POST"
+    form = _filter_form(request.form if posted else request.args, posted=posted)
     if form.validate():
         try:
-            page = queries.search(current_user, form.trail_filter(), older_than=_page_args().older_than.data)
+            trail = queries.resolved(current_user, form.trail_filter())
+            if posted:
+                return redirect(url_for("audit.index", **trail.as_details()))
+            page = queries.search(current_user, trail, older_than=_page_args().older_than.data)
         except FieldError as exc:
             attach_field_error(form, exc.field, exc.message)
-    if page is None:
-        _refused_filter(form)
-        status = 400
-    db.session.commit()  # the audit entry of what was shown, or of the refused filter
-    return render_template("audit/index.html", form=form, page=page), status
+        else:
+            if trail.user_id is not None:  # show the filter as typed: the user's address
+                form.user_email.data = queries.user_in_state(current_user, user_id=trail.user_id).email
+            db.session.commit()  # the audit entry of what was shown
+            return render_template("audit/index.html", form=form, page=page, query=trail.as_details())
+    return _refused_filter(form)
 
 
-@bp.route("/export")
+@bp.route("/export", methods=["POST"])
 @requires(perms.EXPORT_AUDIT)
 def export() -> ResponseReturnValue:
-    form = _filter_form()
-    fmt = request.args.get("format", "csv")
+    """A POST (with its CSRF token): an export verifies, signs and records, so a link from
+    elsewhere must not be able to start one."""
+    form = _filter_form(request.form, posted=True)
+    fmt = request.form.get("format", "csv")
     if fmt not in ("csv", "json"):
         fmt = "csv"
     if form.validate():
         try:
-            result = queries.export(current_user, form.trail_filter(), fmt)
+            trail = queries.resolved(current_user, form.trail_filter())
+            result = queries.export(current_user, trail, fmt)
         except FieldError as exc:
             attach_field_error(form, exc.field, exc.message)
         except queries.ChainBroken as exc:
@@ -96,7 +114,7 @@ def export() -> ResponseReturnValue:
                 ),
                 "error",
             )
-            return redirect(url_for("audit.index") + "?" + request.query_string.decode("ascii", "replace"))
+            return redirect(url_for("audit.index", **trail.as_details()))
         else:
             db.session.commit()  # the checkpoint and the audit entry of the export
             return Response(
@@ -107,9 +125,7 @@ def export() -> ResponseReturnValue:
                     "Cache-Control": "no-store",
                 },
             )
-    _refused_filter(form)
-    db.session.commit()
-    return render_template("audit/index.html", form=form, page=None), 400
+    return _refused_filter(form)
 
 
 @bp.route("/cases/<case_id>")
@@ -123,6 +139,8 @@ def case_trail(case_id: str) -> ResponseReturnValue:
 @bp.route("/users/<int:user_id>")
 @requires(perms.VIEW_AUDIT)
 def user_activity(user_id: int) -> ResponseReturnValue:
+    if not 0 < user_id < MAX_ID:
+        raise NotFound()
     user, page = queries.user_activity(current_user, user_id, older_than=_page_args().older_than.data)
     db.session.commit()
     return render_template("audit/user.html", user=user, page=page)
@@ -132,7 +150,7 @@ def user_activity(user_id: int) -> ResponseReturnValue:
 @requires(perms.VIEW_AUDIT)
 def anomalies() -> ResponseReturnValue:
     days = request.args.get("days", "7")
-    days_value = int(days) if days.isdigit() and 1 <= int(days) <= 90 else 7
+    days_value = int(days) if days.isascii() and days.isdigit() and 1 <= int(days) <= 90 else 7
     found = queries.anomalies(
         current_user,
         since=utcnow() - timedelta(days=days_value),
@@ -177,7 +195,7 @@ def break_glass_review(grant_id: str) -> ResponseReturnValue:
                 grant_id,
                 outcome=BreakGlassReview(form.outcome.data),
                 note=form.note.data or "",
-                version=int(form.version.data or 0),
+                version=int(form.version.data) if (form.version.data or "").isdigit() else 0,
                 now=utcnow(),
             )
         except FieldError as exc:

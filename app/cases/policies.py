@@ -2,8 +2,10 @@
 anyone holding an active emergency (break-glass) grant for that one case.
 
 The same rule is a SQL condition for lists and an object check for detail pages. Lists
-("My cases", the identification form's case picker) show one's ordinary scope only;
-a break-glass grant opens the single case it names, by its page.
+("My cases", the identification form's case picker) show one's ordinary scope only. A
+break-glass grant lets its holder *read* the one case it names, by its page, while it
+lasts and while the holder works in that case's country: it gives no right to change the
+case, refer the person or record consent (``case_worker`` needs the ordinary scope).
 """
 
 from __future__ import annotations
@@ -36,7 +38,9 @@ def in_ordinary_scope(actor: User, case: Case) -> bool:
 
 def _granted_case_ids(actor: User) -> Select[tuple[str]]:
     return select(BreakGlassAccess.case_id).where(
-        BreakGlassAccess.user_id == actor.id, BreakGlassAccess.expires_at > utcnow()
+        BreakGlassAccess.user_id == actor.id,
+        BreakGlassAccess.member_state_code == actor.agency.member_state_code,
+        BreakGlassAccess.expires_at > utcnow(),
     )
 
 
@@ -55,16 +59,9 @@ def active_grant(actor: User, case_id: str) -> BreakGlassAccess | None:
         .where(
             BreakGlassAccess.user_id == actor.id,
             BreakGlassAccess.case_id == case_id,
+            BreakGlassAccess.member_state_code == actor.agency.member_state_code,
             BreakGlassAccess.expires_at > utcnow(),
         )
         .order_by(BreakGlassAccess.expires_at.desc())
         .limit(1)
     ).scalar_one_or_none()
-
-
-def can_view_case(actor: User, case: Case) -> bool:
-    if in_ordinary_scope(actor, case):
-        return True
-    if actor.role not in (Role.FRONTLINE, Role.FOCAL_POINT):
-        return False
-    return active_grant(actor, case.id) is not None

@@ -47,9 +47,9 @@ def my_cases(actor: User) -> list[Case]:
 
 
 def visible_case(actor: User, case_id: str) -> Case:
-    case = db.session.execute(
-        select(Case).where(Case.id == case_id, reachable_cases_filter(actor))
-    ).scalar_one_or_none()
+    """A case in the actor's ordinary scope: the pages that act on it. Emergency access
+    opens only the case page (``view_case``)."""
+    case = db.session.execute(select(Case).where(Case.id == case_id, visible_cases_filter(actor))).scalar_one_or_none()
     if case is None:
         raise NotFound()
     return case

@@ -7,14 +7,14 @@ from typing import Any
 from flask_babel import lazy_gettext as _l
 
 from app.accounts.roles import Role
-from app.cases.policies import can_view_case
+from app.cases.policies import in_ordinary_scope
 from app.cases.vocabulary import CaseStatus
 from app.core.statemachine import Transition, TransitionTable
 
 
 def case_worker(actor: Any, case: Any) -> bool:
     """Staff who see the case and work on it: its agency's frontline staff, the country's focal point."""
-    return actor.role in (Role.FRONTLINE, Role.FOCAL_POINT) and can_view_case(actor, case)
+    return actor.role in (Role.FRONTLINE, Role.FOCAL_POINT) and in_ordinary_scope(actor, case)
 
 
 OPEN, ASSISTING, CLOSED, REOPENED = CaseStatus.OPEN, CaseStatus.ASSISTING, CaseStatus.CLOSED, CaseStatus.REOPENED

@@ -56,6 +56,9 @@ def detail(case_id: str) -> ResponseReturnValue:
     case, identifications, events = services.view_case(current_user, case_id)
     db.session.commit()  # the audit entry of this view
     notes, tasks = work.notes_and_tasks(case)
+    emergency = None if in_ordinary_scope(current_user, case) else active_grant(current_user, case.id)
+    if emergency is not None:  # emergency access reads what may be shared, not agency-only notes
+        notes = [n for n in notes if n.visibility == NoteVisibility.SHAREABLE]
     corrections = amendments_of([row.id for row in identifications])
     explained = []
     for row in identifications:
@@ -92,7 +95,7 @@ def detail(case_id: str) -> ResponseReturnValue:
         referrals=referral_services.of_case(case),
         can_refer=case_worker(current_user, case)
         and has_permission(current_user.role, referral_perms.MAKE_REFERRALS.name),
-        emergency=None if in_ordinary_scope(current_user, case) else active_grant(current_user, case.id),
+        emergency=emergency,
     )
 
 

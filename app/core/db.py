@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import contextvars
 import enum
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -33,8 +35,20 @@ class TimestampMixin:
     updated_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow, server_default=func.now())
 
 
-# Set for the length of a web request: its transactions take SQLite's write lock up front.
+# Set for the length of a web request, a job or a writing command: its transactions take
+# SQLite's write lock up front.
 writes_expected: contextvars.ContextVar[bool] = contextvars.ContextVar("writes_expected", default=False)
+
+
+@contextmanager
+def expecting_writes(expected: bool = True) -> Iterator[None]:
+    """Transactions begun inside take SQLite's write lock up front (or, with False, read
+    without it, e.g. a long verification). No effect on PostgreSQL."""
+    token = writes_expected.set(expected)
+    try:
+        yield
+    finally:
+        writes_expected.reset(token)
 
 
 def configure_sqlite(engine: Engine) -> None:

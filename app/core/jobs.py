@@ -29,6 +29,8 @@ from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session, SessionTransaction
 
+from app.core.db import expecting_writes
+
 if TYPE_CHECKING:
     from redis import Redis
     from rq import Queue
@@ -70,7 +72,8 @@ def resolve(func_path: str) -> Any:
 def run_job(func_path: str, kwargs: dict[str, Any]) -> None:
     """Run one job in-process; a failure is logged by type only and never reaches the user."""
     try:
-        resolve(func_path)(**kwargs)
+        with expecting_writes():
+            resolve(func_path)(**kwargs)
     except Exception as exc:
         log.error("job %s failed: %s", func_path, type(exc).__name__)
 
@@ -119,7 +122,8 @@ def run_in_app(func_path: str, kwargs: dict[str, Any]) -> None:
     """
     with worker_app().app_context():
         try:
-            resolve(func_path)(**kwargs)
+            with expecting_writes():
+                resolve(func_path)(**kwargs)
         except Exception as exc:
             raise JobFailed(f"job {func_path} failed: {type(exc).__name__}") from None
 

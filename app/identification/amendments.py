@@ -17,12 +17,13 @@ from app.cases.states import case_worker
 from app.core.errors import NotFound
 from app.extensions import db
 from app.identification.models import IdentificationAmendment, IdentificationRecord, RecordStatus
-from app.identification.records import IDENTIFYING_TEXT
 
 FLAGS = ("medical_emergency", "accommodation_tonight", "child_protection")
 AMENDABLE = ("place", "risk_level", "risk_note", "observations", *FLAGS)
-# Free text about the person: masked in the audit trail's before/after.
-PERSONAL = tuple(name for name in AMENDABLE if name in IDENTIFYING_TEXT)
+# Everything about the person is masked in the audit trail's before/after: the free text,
+# and the health, child-protection and risk facts too (the trail is kept for years and
+# read by supervisors, who see the trail, not the case).
+PERSONAL = AMENDABLE
 AMENDABLE_TITLES = {
     "place": _l("Place"),
     "risk_level": _l("Risk from traffickers"),

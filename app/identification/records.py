@@ -21,7 +21,7 @@ from app.accounts.services import FieldError
 from app.audit.services import record
 from app.cases.duplicates import flag_possible_duplicates
 from app.cases.models import Case, CaseEvent, Person, new_reference
-from app.cases.policies import reachable_cases_filter, visible_cases_filter
+from app.cases.policies import visible_cases_filter
 from app.cases.vocabulary import AgeEstimation, CaseStatus, DocumentType, EncounterContext, Gender, RiskLevel
 from app.core.crypto import blind_index
 from app.core.db import utcnow
@@ -280,9 +280,7 @@ def submit(
 
 
 def _existing_case(actor: User, case_id: str) -> Case:
-    case = db.session.execute(
-        select(Case).where(Case.id == case_id, reachable_cases_filter(actor))
-    ).scalar_one_or_none()
+    case = db.session.execute(select(Case).where(Case.id == case_id, visible_cases_filter(actor))).scalar_one_or_none()
     if case is None or case.status == CaseStatus.CLOSED:
         raise FieldError("existing_case", _l("Choose one of your open cases."))
     return case

@@ -15,7 +15,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts.models import User
 from app.accounts.roles import Role
-from app.cases.policies import can_view_case
+from app.cases.policies import in_ordinary_scope
 from app.referrals.models import Referral
 from app.referrals.vocabulary import ENDED_STATUSES, ReferralStatus
 
@@ -23,7 +23,7 @@ SENDER_ROLES = (Role.FRONTLINE, Role.FOCAL_POINT)
 
 
 def is_sender(actor: User | None, referral: Referral) -> bool:
-    return actor is not None and actor.role in SENDER_ROLES and can_view_case(actor, referral.case)
+    return actor is not None and actor.role in SENDER_ROLES and in_ordinary_scope(actor, referral.case)
 
 
 def is_recipient(actor: User | None, referral: Referral) -> bool:

@@ -14,7 +14,9 @@ Hand-checked.
 - On PostgreSQL the append-only trigger is disabled for the backfill only, and replaced by
   one that still rejects every UPDATE and lets DELETE through only for entries before the
   chain head's first_seq (what `flask audit prune` cut off behind a signed checkpoint).
-  A statement trigger rejects TRUNCATE, which row triggers do not see.
+  A statement trigger rejects TRUNCATE, which row triggers do not see. The chain head may
+  only move forward (so the start of the kept chain cannot be moved by hand to hide what
+  is before it) and checkpoints are append-only (DELETE only of those below that start).
 - Alembic does not detect CHECK constraints on existing tables: member_state's is added
   by hand.
 """
@@ -139,12 +141,28 @@ def upgrade():
         batch_op.create_index("ix_break_glass_user_case_expires", ["user_id", "case_id", "expires_at"], unique=False)
         batch_op.create_index("ix_break_glass_state_reviewed", ["member_state_code", "reviewed_at"], unique=False)
 
+    if _postgresql():
+        _guard_head_and_checkpoints()
+
     with op.batch_alter_table("member_state", schema=None) as batch_op:
         batch_op.add_column(sa.Column("audit_retention_months", sa.Integer(), server_default="120", nullable=False))
+    # A country keeping case data longer than ten years keeps its audit trail as long.
+    op.execute(
+        "UPDATE member_state SET audit_retention_months = retention_months"
+        " WHERE retention_months IS NOT NULL AND retention_months > audit_retention_months"
+    )
+    with op.batch_alter_table("member_state", schema=None) as batch_op:
         batch_op.create_check_constraint(
             "audit_retention_covers_cases",
             "audit_retention_months >= 12 AND (retention_months IS NULL OR audit_retention_months >= retention_months)",
         )
+
+
+def _guard_head_and_checkpoints():
+    """PostgreSQL: the chain head only moves forward, checkpoints are append-only (DELETE
+    only below the kept chain's start, as pruning does), neither can be truncated."""
+    for statement in HEAD_AND_CHECKPOINT_GUARDS:
+        op.execute(statement)
 
 
 def _timestamp(moment):
@@ -217,6 +235,50 @@ BEFORE TRUNCATE ON audit_entry
 FOR EACH STATEMENT EXECUTE FUNCTION audit_entry_no_truncate()
 """
 
+HEAD_AND_CHECKPOINT_GUARDS = (
+    """
+CREATE FUNCTION audit_chain_head_forward_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.last_seq < OLD.last_seq OR NEW.first_seq < OLD.first_seq OR NEW.first_seq > NEW.last_seq + 1 THEN
+        RAISE EXCEPTION 'audit_chain_head only moves forward' USING ERRCODE = 'insufficient_privilege';
+    END IF;
+    RETURN NEW;
+END;
+$$
+""",
+    """
+CREATE TRIGGER audit_chain_head_forward_only
+BEFORE UPDATE ON audit_chain_head
+FOR EACH ROW EXECUTE FUNCTION audit_chain_head_forward_only()
+""",
+    """
+CREATE FUNCTION audit_checkpoint_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'DELETE' AND OLD.seq < (SELECT first_seq FROM audit_chain_head WHERE id = 1) THEN
+        RETURN OLD;  -- pins only pruned entries
+    END IF;
+    RAISE EXCEPTION 'audit_checkpoint is append-only: % is not allowed', TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END;
+$$
+""",
+    """
+CREATE TRIGGER audit_checkpoint_append_only
+BEFORE UPDATE OR DELETE ON audit_checkpoint
+FOR EACH ROW EXECUTE FUNCTION audit_checkpoint_append_only()
+""",
+    """
+CREATE TRIGGER audit_checkpoint_no_truncate
+BEFORE TRUNCATE ON audit_checkpoint
+FOR EACH STATEMENT EXECUTE FUNCTION audit_entry_no_truncate()
+""",
+    """
+CREATE TRIGGER audit_chain_head_no_truncate
+BEFORE TRUNCATE ON audit_chain_head
+FOR EACH STATEMENT EXECUTE FUNCTION audit_entry_no_truncate()
+""",
+)
+
 ORIGINAL_FUNCTION = """
 CREATE OR REPLACE FUNCTION audit_entry_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -228,6 +290,13 @@ $$
 
 
 def downgrade():
+    if _postgresql():
+        op.execute("DROP TRIGGER audit_chain_head_no_truncate ON audit_chain_head")
+        op.execute("DROP TRIGGER audit_checkpoint_no_truncate ON audit_checkpoint")
+        op.execute("DROP TRIGGER audit_checkpoint_append_only ON audit_checkpoint")
+        op.execute("DROP FUNCTION audit_checkpoint_append_only()")
+        op.execute("DROP TRIGGER audit_chain_head_forward_only ON audit_chain_head")
+        op.execute("DROP FUNCTION audit_chain_head_forward_only()")
     with op.batch_alter_table("member_state", schema=None) as batch_op:
         batch_op.drop_constraint("audit_retention_covers_cases", type_="check")
         batch_op.drop_column("audit_retention_months")

@@ -260,6 +260,7 @@ def test_system_admin_edits_member_state_settings(app: Flask, client: FlaskClien
         assert state.focal_point_agency_id == focal.id and state.retention_months == 60
         entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "member_state.updated")).scalar_one()
         changes = entry.details["changes"]
+        assert entry.member_state_code == "FR"  # France's supervisors see changes to France
         assert changes["focal_point_agency_id"] == {"from": None, "to": focal.id}
         assert changes["retention_months"] == {"from": None, "to": 60}
         assert "reflection_period_days" not in changes  # unchanged fields are left out
@@ -278,6 +279,20 @@ def test_system_admin_only_hands_out_admin_roles(app: Flask, client: FlaskClient
             db.session.execute(select(User.role).where(User.email == "new.officer@example.org")).scalar_one()
             == Role.AGENCY_ADMIN
         )
+
+
+def base_fp(version: int) -> dict[str, str]:
+    return {
+        "default_language": "fr",
+        "timezone": "Europe/Paris",
+        "audit_retention_months": "120",
+        "reflection_period_days": "45",
+        "decision_working_days": "5",
+        "referral_emergency_hours": "2",
+        "referral_urgent_hours": "24",
+        "referral_routine_working_days": "5",
+        "version": str(version),
+    }
 
 
 def test_focal_point_edits_only_its_own_countrys_settings(app: Flask) -> None:
@@ -314,9 +329,15 @@ def test_focal_point_edits_only_its_own_countrys_settings(app: Flask) -> None:
         },
     )
     assert response.status_code == 302
+    shorter = client.post(
+        "/admin/member-states/FR",
+        data={**base_fp(version + 1), "audit_retention_months": "60"},
+    )
+    assert "Only the system administrators" in shorter.get_data(as_text=True)
     with app.app_context():
         state = db.session.get(MemberState, "FR")
         assert state.reflection_period_days == 45 and state.focal_point_agency_id == other_focal.id
+        assert state.audit_retention_months == 120
         entry = db.session.execute(select(AuditEntry).where(AuditEntry.action == "member_state.updated")).scalar_one()
         assert entry.actor_id == focal.id and entry.details["changes"]["reflection_period_days"] == {
             "from": 30,

@@ -161,6 +161,10 @@ def test_supervisor_reviews_from_the_queue(app: Flask, world: dict[str, Any]) ->
         assert entry.details == {"outcome": "not_justified", "holder": world["officer"]}
     again = supervisor.post(f"/audit/break-glass/{grant_id}", data={"outcome": "justified", "version": version})
     assert again.status_code == 409
+    # found unjustified: the access ends at once
+    assert officer_view.get(f"/cases/{world['case_id']}").status_code == 404
+    odd = supervisor.post(f"/audit/break-glass/{grant_id}", data={"outcome": "justified", "version": "x1"})
+    assert odd.status_code == 409
 
 
 def test_review_rules(app: Flask, world: dict[str, Any]) -> None:

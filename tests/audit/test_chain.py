@@ -19,6 +19,7 @@ from app.audit.models import AuditChainHead, AuditEntry
 from app.audit.signing import sign_checkpoint
 from app.core.db import utcnow
 from app.extensions import db
+from tests.audit.tampering import tamper
 from tests.factories import make_user
 
 
@@ -65,14 +66,8 @@ def test_secrets_are_refused_in_details(app: Flask, ctx: None) -> None:
 
 
 def _tamper(sql: str) -> None:
-    """Change rows behind the application's back (disabling PostgreSQL's guard first)."""
-    with db.engine.begin() as conn:
-        postgres = conn.dialect.name == "postgresql"
-        if postgres:
-            conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only"))
-        conn.execute(text(sql))
-        if postgres:
-            conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_append_only"))
+    """Change rows behind the application's back."""
+    tamper(sql)
 
 
 @pytest.mark.parametrize(
@@ -104,10 +99,41 @@ def test_verification_names_first_broken_entry(app: Flask, ctx: None, sql: str, 
 @pytest.mark.postgresql
 def test_postgresql_rejects_update_and_delete(app: Flask, ctx: None) -> None:
     write_entries(2)
-    for sql in ("UPDATE audit_entry SET action = 'x'", "DELETE FROM audit_entry", "TRUNCATE audit_entry"):
-        with pytest.raises(DBAPIError, match="append-only"), db.engine.begin() as conn:
+    audit.issue_checkpoint("manual")
+    db.session.commit()
+    for sql in (
+        "UPDATE audit_entry SET action = 'x'",
+        "DELETE FROM audit_entry",
+        "TRUNCATE audit_entry",
+        "UPDATE audit_chain_head SET last_seq = 1",  # cutting the tail
+        "UPDATE audit_checkpoint SET purpose = 'verified'",
+        "DELETE FROM audit_checkpoint",
+        "TRUNCATE audit_checkpoint",
+    ):
+        with pytest.raises(DBAPIError, match=r"append-only|only moves forward"), db.engine.begin() as conn:
             conn.execute(text(sql))
     assert audit.verify_chain().ok
+
+
+def test_moving_the_start_by_hand_to_hide_old_entries_is_caught(app: Flask, ctx: None, tmp_path: Path) -> None:
+    """Someone allowed to prune moves the kept chain's start past old entries and deletes
+    them, with a periodic (not a prune) checkpoint at the new boundary."""
+    write_entries(3)
+    kept = app.test_cli_runner().invoke(args=["audit", "checkpoint"]).output.strip()  # seq 3, kept outside
+    write_entries(3)
+    audit.issue_checkpoint("periodic")
+    db.session.commit()  # seq 6
+    write_entries(2)
+    boundary = db.session.execute(select(AuditEntry.entry_hash).where(AuditEntry.seq == 6)).scalar_one()
+    db.session.rollback()
+    _tamper_params("UPDATE audit_chain_head SET first_seq = 7, first_prev_hash = :h WHERE id = 1", {"h": boundary})
+    _tamper("DELETE FROM audit_entry WHERE seq <= 6")
+    result = audit.verify_chain()
+    assert not result.ok and result.first_broken_seq == 7 and "prune checkpoint" in (result.reason or "")
+    path = tmp_path / "kept.jws"
+    path.write_text(kept)
+    cli = app.test_cli_runner().invoke(args=["audit", "verify", "--checkpoint", str(path)])
+    assert cli.exit_code == 1 and "BROKEN at entry 7" in cli.output
 
 
 def test_entry_is_written_in_the_same_transaction(app: Flask, ctx: None) -> None:
@@ -143,13 +169,7 @@ def _rewrite_history_from(seq: int) -> None:
 
 
 def _tamper_params(sql: str, params: dict[str, object]) -> None:
-    with db.engine.begin() as conn:
-        postgres = conn.dialect.name == "postgresql"
-        if postgres:
-            conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only"))
-        conn.execute(text(sql), params)
-        if postgres:
-            conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_append_only"))
+    tamper(sql, params)
 
 
 def test_payload_edit_and_column_edit_are_each_caught(app: Flask, ctx: None) -> None:

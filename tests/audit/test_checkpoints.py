@@ -19,6 +19,7 @@ from app.cases.models import Case
 from app.core.db import utcnow
 from app.extensions import db
 from app.periodic import audit_tick
+from tests.audit.tampering import behind_the_apps_back, tamper
 from tests.factories import make_agency, make_case, make_user
 
 
@@ -72,12 +73,7 @@ def test_tick_signs_when_due_and_verifies_when_due(app: Flask, ctx: None) -> Non
 
 def test_tick_reports_and_records_a_broken_chain(app: Flask, ctx: None) -> None:
     write(3)
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only"))
-        conn.execute(text("UPDATE audit_entry SET action = 'x' WHERE seq = 2"))
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_append_only"))
+    tamper("UPDATE audit_entry SET action = 'x' WHERE seq = 2")
     outcome = audit_tick()
     assert outcome.broken and outcome.first_broken_seq == 2
     failure = db.session.execute(
@@ -106,9 +102,7 @@ def _age_entries(before_seq: int, when: datetime) -> None:
         updates.append({"s": entry.seq, "o": occurred, "p": payload, "prev": prev, "h": new_hash})
         prev = new_hash
     db.session.rollback()
-    with db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only"))
+    with behind_the_apps_back() as conn:
         for values in updates:
             conn.execute(
                 text(
@@ -118,8 +112,6 @@ def _age_entries(before_seq: int, when: datetime) -> None:
                 values,
             )
         conn.execute(text("UPDATE audit_chain_head SET last_hash = :h WHERE id = 1"), {"h": prev})
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_append_only"))
 
 
 def test_prune_removes_an_old_prefix_and_keeps_the_chain_verifiable(app: Flask, ctx: None) -> None:
@@ -162,8 +154,7 @@ def test_pruned_part_needs_its_signed_checkpoint(app: Flask, ctx: None) -> None:
     _age_entries(before_seq=3, when=utcnow() - timedelta(days=365 * 11))
     assert audit.prune(utcnow()).through_seq == 2
     db.session.commit()
-    with db.engine.begin() as conn:
-        conn.execute(text("DELETE FROM audit_checkpoint WHERE purpose = 'prune'"))
+    tamper("DELETE FROM audit_checkpoint WHERE purpose = 'prune'")
     result = audit.verify_chain()
     assert not result.ok and "pruned part" in (result.reason or "")
 

@@ -418,9 +418,10 @@ ROWS: tuple[Row, ...] = (
     Row(
         "audit.export",
         "supervisor",
-        "GET",
-        lambda w: f"/audit/export?format=json&case_reference={w.case_reference}",
+        "POST",
+        lambda w: "/audit/export",
         ("audit.exported",),
+        form=lambda w: {"format": "json", "case_reference": w.case_reference},
         about_case=False,
         check=lambda e, w: e.details["filter"] == {"case_reference": w.case_reference},
     ),

@@ -24,6 +24,7 @@ from app.audit.services import chain_hash
 from app.cases.models import Case
 from app.extensions import db
 from tests.accounts.test_query_counts import count_statements
+from tests.audit.tampering import tamper
 from tests.factories import make_agency, make_case, make_user, sign_in_directly
 
 
@@ -87,7 +88,10 @@ def test_filters_by_case_user_agency_action_and_dates(app: Flask, world: dict[st
     supervisor = as_user(app, world["supervisor"])
 
     def results(query: dict[str, Any]) -> str:
-        return supervisor.get("/audit/", query_string=query).get_data(as_text=True).split("Entries, newest first")[1]
+        """Filters typed into the form: POSTed, redirected to an address with ids only."""
+        posted = supervisor.post("/audit/", data=query)
+        assert posted.status_code == 302 and "@" not in posted.location  # no e-mail address in a URL
+        return supervisor.get(posted.location).get_data(as_text=True).split("Entries, newest first")[1]
 
     by_case = results({"case_reference": world["reference"]})
     assert "case.viewed" in by_case and "case.start_assistance" in by_case
@@ -125,7 +129,7 @@ def test_bad_filters_are_refused_and_recorded(
     app: Flask, world: dict[str, Any], query: dict[str, str], field: str, message: str
 ) -> None:
     supervisor = as_user(app, world["supervisor"])
-    response = supervisor.get("/audit/", query_string=query)
+    response = supervisor.post("/audit/", data=query)
     body = response.get_data(as_text=True)
     assert response.status_code == 400 and message in body
     assert "Traceback" not in body
@@ -139,7 +143,7 @@ def test_bad_filters_are_refused_and_recorded(
 def test_another_countrys_case_is_not_found(app: Flask, world: dict[str, Any]) -> None:
     supervisor = as_user(app, world["supervisor"])
     assert supervisor.get(f"/audit/cases/{world['foreign_case']}").status_code == 404
-    response = supervisor.get("/audit/", query_string={"case_reference": world["foreign_reference"]})
+    response = supervisor.post("/audit/", data={"case_reference": world["foreign_reference"]})
     assert response.status_code == 400
 
 
@@ -189,7 +193,7 @@ def _verify_export_rows(rows: list[dict[str, Any]]) -> None:
 def test_json_export_carries_a_checkpoint_that_verifies(app: Flask, world: dict[str, Any]) -> None:
     browse(app, world)
     supervisor = as_user(app, world["supervisor"])
-    response = supervisor.get("/audit/export", query_string={"format": "json", "case_reference": world["reference"]})
+    response = supervisor.post("/audit/export", data={"format": "json", "case_reference": world["reference"]})
     assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
     document = json.loads(response.get_data(as_text=True))
     key = OKPKey.import_key(document["public_key"])
@@ -210,7 +214,7 @@ def test_json_export_carries_a_checkpoint_that_verifies(app: Flask, world: dict[
 def test_csv_export_starts_with_its_checkpoint(app: Flask, world: dict[str, Any]) -> None:
     browse(app, world)
     supervisor = as_user(app, world["supervisor"])
-    response = supervisor.get("/audit/export", query_string={"format": "csv", "user_email": "guard@border.example"})
+    response = supervisor.post("/audit/export", data={"format": "csv", "user_id": world["guard"]})
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
     assert rows[0]["action"] == "audit.checkpoint" and rows[0]["details"].count(".") == 2
@@ -219,18 +223,19 @@ def test_csv_export_starts_with_its_checkpoint(app: Flask, world: dict[str, Any]
     _verify_export_rows(entries)
 
 
-def test_export_of_a_broken_chain_is_refused(app: Flask, world: dict[str, Any]) -> None:
-    from sqlalchemy import text
-
-    browse(app, world)
-    with app.app_context(), db.engine.begin() as conn:
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("ALTER TABLE audit_entry DISABLE TRIGGER audit_entry_append_only"))
-        conn.execute(text("UPDATE audit_entry SET actor_id = 999 WHERE seq = 2"))
-        if conn.dialect.name == "postgresql":
-            conn.execute(text("ALTER TABLE audit_entry ENABLE TRIGGER audit_entry_append_only"))
+def test_export_is_not_a_link(app: Flask, world: dict[str, Any]) -> None:
+    """An export signs and records: a GET from a link elsewhere must not start one."""
     supervisor = as_user(app, world["supervisor"])
-    response = supervisor.get("/audit/export", query_string={"format": "json"}, follow_redirects=True)
+    assert supervisor.get("/audit/export?format=json").status_code == 405
+
+
+def test_export_of_a_broken_chain_is_refused(app: Flask, world: dict[str, Any]) -> None:
+    browse(app, world)
+    with app.app_context():
+        tamper("UPDATE audit_entry SET actor_id = 999 WHERE seq = 2")
+    supervisor = as_user(app, world["supervisor"])
+    response = supervisor.post("/audit/export", data={"format": "json"}, follow_redirects=True)
+    assert response.status_code == 200
     assert "did not verify (first broken entry: 2)" in response.get_data(as_text=True)
     with app.app_context():
         assert db.session.execute(select(AuditEntry).where(AuditEntry.action == "audit.exported")).first() is None
@@ -250,10 +255,15 @@ def test_trail_page_runs_a_fixed_number_of_statements(app: Flask, world: dict[st
     assert len(few) == len(many)
 
 
-@pytest.mark.parametrize("url", ["/audit/", "/audit/export?format=csv", "/audit/break-glass", "/audit/anomalies"])
-def test_roles_without_audit_access_are_refused_and_recorded(app: Flask, world: dict[str, Any], url: str) -> None:
+@pytest.mark.parametrize(
+    ("method", "url"),
+    [("GET", "/audit/"), ("POST", "/audit/export"), ("GET", "/audit/break-glass"), ("GET", "/audit/anomalies")],
+)
+def test_roles_without_audit_access_are_refused_and_recorded(
+    app: Flask, world: dict[str, Any], method: str, url: str
+) -> None:
     officer = as_user(app, world["officer"])
-    response = officer.get(url)
+    response = officer.open(url, method=method, data={"format": "csv"} if method == "POST" else None)
     assert response.status_code == 403
     with app.app_context():
         denied = db.session.execute(
@@ -261,3 +271,41 @@ def test_roles_without_audit_access_are_refused_and_recorded(app: Flask, world: 
         ).scalar_one()
         assert denied.actor_id == world["officer"] and denied.details["endpoint"].startswith("audit.")
         assert denied.member_state_code == "FR"  # the officer's country's supervisors see it
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/audit/anomalies?days=%C2%B2",  # a superscript two: a digit to str.isdigit, not to int()
+        "/audit/?older_than=99999999999999999999999",
+        f"/audit/users/{2**70}",
+        "/audit/?older_than=abc",
+    ],
+)
+def test_odd_parameters_never_give_a_server_error(app: Flask, world: dict[str, Any], url: str) -> None:
+    supervisor = as_user(app, world["supervisor"])
+    assert supervisor.get(url).status_code in (200, 404)
+
+
+def test_emergency_access_is_read_only(app: Flask, world: dict[str, Any]) -> None:
+    """Break-glass opens the case page; it gives no right to act on the case or refer."""
+    with app.app_context():
+        from app.audit.models import BreakGlassAccess
+        from app.core.db import utcnow
+
+        grant = BreakGlassAccess(
+            case_id=world["case"],
+            member_state_code="FR",
+            user_id=world["guard"],
+            granted_at=utcnow(),
+            expires_at=utcnow() + timedelta(hours=1),
+        )
+        grant.justification = "A child is in danger tonight, owner unreachable."
+        db.session.add(grant)
+        db.session.commit()
+    guard = as_user(app, world["guard"])
+    assert guard.get(f"/cases/{world['case']}").status_code == 200
+    assert guard.get(f"/referrals/new/{world['case']}").status_code == 404
+    assert guard.get(f"/cases/{world['case']}/consent/new").status_code == 404
+    assert guard.post(f"/cases/{world['case']}/notes", data={"text": "x", "visibility": "agency"}).status_code == 404
+    assert guard.post(f"/cases/{world['case']}/status", data={"action": "close", "version": 1}).status_code == 404

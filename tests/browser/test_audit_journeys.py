@@ -103,7 +103,7 @@ def test_supervisor_traces_views_reviews_break_glass_and_exports(app: Flask, new
     supervisor.get_by_label("Case reference").fill(reference)
     supervisor.get_by_role("button", name="Filter").click()
     with supervisor.expect_download() as download_info:
-        supervisor.get_by_role("link", name="Export as JSON").click()
+        supervisor.get_by_role("button", name="Export as JSON").click()
     path = tmp_path / "trail.json"
     download_info.value.save_as(path)
     document = json.loads(path.read_text())

@@ -323,7 +323,7 @@ EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
         manage_directory(302),
     ),
     "audit.index": ("GET", lambda w, s: "/audit/", only(SUPERVISORS, 200)),
-    "audit.export": ("GET", lambda w, s: "/audit/export?format=json", only(SUPERVISORS, 200)),
+    "audit.export": ("POST", lambda w, s: "/audit/export", only(SUPERVISORS, 200)),
     "audit.case_trail": ("GET", lambda w, s: f"/audit/cases/{w.cases[s]}", supervised_scope),
     "audit.user_activity": ("GET", lambda w, s: f"/audit/users/{w.admins[s].id}", supervised_scope),
     "audit.anomalies": ("GET", lambda w, s: "/audit/anomalies", only(SUPERVISORS, 200)),

@@ -288,7 +288,7 @@ def test_corrections_are_amendments_with_a_reason_and_the_original_stays(
         assert entry.details["changes"] == {
             "observations": {"from": None, "to": "***"},  # free text about the person: masked
             "place": {"from": "***", "to": "***"},
-            "risk_level": {"from": "high", "to": "medium"},  # a code: shown
+            "risk_level": {"from": "***", "to": "***"},  # about the person: masked too
         }
         with db.engine.connect() as conn:
             payloads = " ".join(conn.execute(text("SELECT payload FROM audit_entry")).scalars())
