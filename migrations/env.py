@@ -88,12 +88,27 @@ def run_migrations_online():
     connectable = get_engine()
 
     with connectable.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # Batch mode rebuilds a table by copying it and dropping the old one, which
+            # foreign keys pointing at it would refuse; SQLite's own recipe is to switch them
+            # off outside the transaction and check them afterwards.
+            connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=OFF")
         conf_args.setdefault("compare_type", True)
-        conf_args.setdefault("render_as_batch", connection.dialect.name == "sqlite")
+        conf_args.setdefault("render_as_batch", sqlite)
         context.configure(connection=connection, target_metadata=get_metadata(), **conf_args)
 
-        with context.begin_transaction():
-            context.run_migrations()
+        try:
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+                    if broken:
+                        raise RuntimeError(f"foreign keys broken by the migration in {sorted({r[0] for r in broken})}")
+        finally:
+            if sqlite:
+                connection.commit()
+                connection.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")
 
 
 if context.is_offline_mode():
