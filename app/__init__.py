@@ -130,6 +130,10 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(emergency_bp)
 
+    from app.federation import models as federation_models
+
+    assert federation_models  # no pages yet (the trust list is kept with `flask federation`)
+
 
 def _register_template_helpers(app: Flask) -> None:
     from flask_babel import get_locale

@@ -19,6 +19,7 @@ def register_cli(app: Flask) -> None:
     app.cli.add_command(create_admin)
     app.cli.add_command(seed_demo)
     app.cli.add_command(audit_group)
+    app.cli.add_command(federation_group)
     app.cli.add_command(keys_group)
     app.cli.add_command(referrals_group)
     app.cli.add_command(jobs_group)
@@ -277,3 +278,77 @@ def jobs_worker(burst: bool) -> None:
         jobs.schedule_periodic(queue, func_path, int(current_app.config["JOBS_TICK_SECONDS"]))
     worker = Worker([queue], connection=queue.connection)
     worker.work(burst=burst, with_scheduler=True)
+
+
+@click.group("federation")
+def federation_group() -> None:
+    """The trust list of peer installations (system administrators, at the console)."""
+
+
+def _trust_list_change(change: Any) -> Any:
+    from app.federation.trust import TrustListError
+
+    try:
+        result = change()
+    except TrustListError as exc:
+        db.session.rollback()
+        raise click.ClickException(str(exc)) from exc
+    db.session.commit()
+    return result
+
+
+@federation_group.command("add-peer")
+@click.argument("base_url")
+@click.argument("country")
+@with_appcontext
+def federation_add_peer(base_url: str, country: str) -> None:
+    """Trust another national installation: its base URL (https://...) and country."""
+    from app.federation import trust
+
+    with expecting_writes():
+        peer = _trust_list_change(lambda: trust.add_peer(None, base_url=base_url, country=country))
+    click.echo(f"Peer {peer.base_url} ({peer.country}) added. Add its keys with `flask federation add-key`.")
+
+
+@federation_group.command("add-key")
+@click.argument("base_url")
+@click.argument("jwk_file", type=click.File("r"))
+@with_appcontext
+def federation_add_key(base_url: str, jwk_file: Any) -> None:
+    """Add a peer's public key (a JWK file: Ed25519 to check its signatures, X25519 to
+    encrypt to it). Several keys may be valid at once during a rollover."""
+    from app.federation import trust
+
+    text = jwk_file.read()
+    with expecting_writes():
+        row = _trust_list_change(lambda: trust.add_key(None, trust.peer_by_url(base_url), text))
+    click.echo(f"Key {row.kid} ({row.use.value}) added to {base_url}.")
+
+
+@federation_group.command("revoke-key")
+@click.argument("kid")
+@with_appcontext
+def federation_revoke_key(kid: str) -> None:
+    """Revoke a peer's key: packages signed with it are refused from now on."""
+    from app.core.db import utcnow
+    from app.federation import trust
+
+    with expecting_writes():
+        _trust_list_change(lambda: trust.revoke_key(None, kid, now=utcnow()))
+    click.echo(f"Key {kid} revoked.")
+
+
+@federation_group.command("list")
+@with_appcontext
+def federation_list() -> None:
+    """The trust list: peers and their keys."""
+    from app.federation import trust
+
+    rows = trust.peers()
+    if not rows:
+        click.echo("The trust list is empty.")
+    for peer in rows:
+        click.echo(f"{peer.base_url} {peer.country} {'active' if peer.active else 'inactive'}")
+        for key in peer.keys:
+            state = f"revoked {key.revoked_at:%Y-%m-%d %H:%M}" if key.revoked_at else "valid"
+            click.echo(f"  {key.use.value} {key.kid} {state}")
