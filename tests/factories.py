@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 
 import pyotp
+from flask import Flask
 from flask.testing import FlaskClient
 
 from app.accounts import passwords, sessions, two_factor
@@ -68,6 +69,16 @@ def sign_in_directly(client: FlaskClient, user: User) -> None:
     db.session.commit()
     with client.session_transaction() as flask_session:
         flask_session["sid"] = token
+
+
+def client_for(app: Flask, user_id: int) -> FlaskClient:
+    """A test client signed in as the user with ``user_id``."""
+    client = app.test_client()
+    with app.app_context():
+        user = db.session.get(User, user_id)
+        assert user is not None
+        sign_in_directly(client, user)
+    return client
 
 
 def sign_in_through_pages(

@@ -345,7 +345,6 @@ class Export:
     filename: str
     mimetype: str
     body: str
-    checkpoint_seq: int
 
 
 def _verified_checkpoint() -> AuditCheckpoint:
@@ -412,7 +411,7 @@ def export(actor: User, trail: TrailFilter, fmt: str) -> Export:
             ensure_ascii=False,
             indent=1,
         )
-        return Export(f"audit-trail-{stamp}.json", "application/json", body, checkpoint.seq)
+        return Export(f"audit-trail-{stamp}.json", "application/json", body)
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS, lineterminator="\r\n")
     writer.writeheader()
@@ -428,7 +427,7 @@ def export(actor: User, trail: TrailFilter, fmt: str) -> Export:
     )
     for row in rows:
         writer.writerow({**row, "details": json.dumps(row["details"], ensure_ascii=False, sort_keys=True)})
-    return Export(f"audit-trail-{stamp}.csv", "text/csv", out.getvalue(), checkpoint.seq)
+    return Export(f"audit-trail-{stamp}.csv", "text/csv", out.getvalue())
 
 
 def _export_row(entry: AuditEntry) -> dict[str, Any]:
@@ -460,12 +459,11 @@ def checkpoints(actor: User, *, limit: int = 50) -> list[AuditCheckpoint]:
     )
 
 
-def grouped_changes(entry: AuditEntry) -> list[tuple[str, Any, Any, bool]]:
-    """(field, before, after, masked) rows of an entry's field-level diff, if it has one."""
+def grouped_changes(entry: AuditEntry) -> list[tuple[str, Any, Any]]:
+    """(field, before, after) rows of an entry's field-level diff, if it has one."""
     changes = entry.details.get("changes") or {}
-    rows = []
-    for name, change in sorted(changes.items()):
-        if isinstance(change, dict):
-            before, after = change.get("from"), change.get("to")
-            rows.append((name, before, after, "***" in (before, after)))
-    return rows
+    return [
+        (name, change.get("from"), change.get("to"))
+        for name, change in sorted(changes.items())
+        if isinstance(change, dict)
+    ]

@@ -74,10 +74,11 @@ def index() -> ResponseReturnValue:
     form = _filter_form(request.form if posted else request.args, posted=posted)
     if form.validate():
         try:
-            trail = queries.resolved(current_user, form.trail_filter())
-            if posted:
+            trail = form.trail_filter()
+            if posted:  # checked, and the e-mail address turned into an id, before any URL
+                trail = queries.resolved(current_user, trail)
                 return redirect(url_for("audit.index", **trail.as_details()))
-            page = queries.search(current_user, trail, older_than=_page_args().older_than.data)
+            page = queries.search(current_user, trail, older_than=_page_args().older_than.data)  # checks it too
         except FieldError as exc:
             attach_field_error(form, exc.field, exc.message)
         else:

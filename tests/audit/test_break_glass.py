@@ -18,7 +18,7 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, PermissionDenied
 from app.extensions import db
 from app.notifications.models import Notification
-from tests.factories import make_agency, make_case, make_user, sign_in_directly
+from tests.factories import client_for, make_agency, make_case, make_user
 
 JUSTIFICATION = "Child found alone at the station at night, owner agency unreachable."
 
@@ -42,21 +42,12 @@ def world(app: Flask) -> dict[str, Any]:
         }
 
 
-def as_user(app: Flask, user_id: int) -> FlaskClient:
-    from app.accounts.models import User
-
-    client = app.test_client()
-    with app.app_context():
-        sign_in_directly(client, db.session.get(User, user_id))
-    return client
-
-
 def ask(client: FlaskClient, reference: str, justification: str = JUSTIFICATION) -> Any:
     return client.post("/emergency-access/", data={"reference": reference, "justification": justification})
 
 
 def test_grant_opens_the_case_notifies_and_marks_every_view(app: Flask, world: dict[str, Any]) -> None:
-    client = as_user(app, world["officer"])
+    client = client_for(app, world["officer"])
     assert client.get(f"/cases/{world['case_id']}").status_code == 404  # not in scope
     response = ask(client, world["reference"].lower())
     assert response.status_code == 302 and response.location.endswith(f"/cases/{world['case_id']}")
@@ -86,7 +77,7 @@ def test_grant_opens_the_case_notifies_and_marks_every_view(app: Flask, world: d
 
 
 def test_access_ends_when_the_grant_expires(app: Flask, world: dict[str, Any]) -> None:
-    client = as_user(app, world["officer"])
+    client = client_for(app, world["officer"])
     ask(client, world["reference"])
     with app.app_context():
         grant = db.session.execute(select(BreakGlassAccess)).scalar_one()
@@ -109,7 +100,7 @@ def test_access_ends_when_the_grant_expires(app: Flask, world: dict[str, Any]) -
 def test_bad_requests_are_refused_next_to_the_field(
     app: Flask, world: dict[str, Any], who: str, reference: str | None, justification: str, message: str
 ) -> None:
-    client = as_user(app, world[who])
+    client = client_for(app, world[who])
     response = ask(client, reference or world["reference"], justification)
     body = response.get_data(as_text=True)
     assert response.status_code == 400 and message in body
@@ -120,12 +111,12 @@ def test_bad_requests_are_refused_next_to_the_field(
 
 
 def test_roles_without_cases_cannot_ask(app: Flask, world: dict[str, Any]) -> None:
-    client = as_user(app, world["supervisor"])
+    client = client_for(app, world["supervisor"])
     assert ask(client, world["reference"]).status_code == 403
 
 
 def test_asking_twice_reuses_the_active_grant(app: Flask, world: dict[str, Any]) -> None:
-    client = as_user(app, world["officer"])
+    client = client_for(app, world["officer"])
     ask(client, world["reference"])
     ask(client, world["reference"])
     with app.app_context():
@@ -133,10 +124,10 @@ def test_asking_twice_reuses_the_active_grant(app: Flask, world: dict[str, Any])
 
 
 def test_supervisor_reviews_from_the_queue(app: Flask, world: dict[str, Any]) -> None:
-    ask(as_user(app, world["officer"]), world["reference"])
-    officer_view = as_user(app, world["officer"])
+    ask(client_for(app, world["officer"]), world["reference"])
+    officer_view = client_for(app, world["officer"])
     officer_view.get(f"/cases/{world['case_id']}")
-    supervisor = as_user(app, world["supervisor"])
+    supervisor = client_for(app, world["supervisor"])
     with app.app_context():
         grant = db.session.execute(select(BreakGlassAccess)).scalar_one()
         grant_id, version = grant.id, grant.version
@@ -168,7 +159,7 @@ def test_supervisor_reviews_from_the_queue(app: Flask, world: dict[str, Any]) ->
 
 
 def test_review_rules(app: Flask, world: dict[str, Any]) -> None:
-    ask(as_user(app, world["officer"]), world["reference"])
+    ask(client_for(app, world["officer"]), world["reference"])
     with app.test_request_context():
         from app.accounts.models import User
 

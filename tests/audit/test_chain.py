@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import itertools
-import json
 from pathlib import Path
+from typing import Any
 
 import pytest
-import rfc8785
 from click.testing import Result
 from flask import Flask
 from sqlalchemy import select, text
@@ -19,7 +18,7 @@ from app.audit.models import AuditChainHead, AuditEntry
 from app.audit.signing import sign_checkpoint
 from app.core.db import utcnow
 from app.extensions import db
-from tests.audit.tampering import tamper
+from tests.audit.tampering import rewrite_history, tamper
 from tests.factories import make_user
 
 
@@ -146,26 +145,13 @@ def test_entry_is_written_in_the_same_transaction(app: Flask, ctx: None) -> None
 
 
 def _rewrite_history_from(seq: int) -> None:
-    """An attacker with database access rewrites entry ``seq`` and re-hashes everything after
-    it, so that the chain on its own looks intact again."""
-    rows = db.session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars().all()
-    prev = rows[seq - 2].entry_hash if seq > 1 else audit.GENESIS_HASH
-    statements = []
-    for entry in rows[seq - 1 :]:
-        fields = json.loads(entry.payload)
-        if entry.seq == seq:
+    """An attacker rewrites entry ``seq`` and re-hashes everything after it."""
+
+    def change(entry_seq: int, fields: dict[str, Any]) -> None:
+        if entry_seq == seq:
             fields["details"] = {"n": 999}
-        payload = rfc8785.dumps(fields).decode()
-        new_hash = audit.chain_hash(prev, payload)
-        statements.append((entry.seq, payload, prev, new_hash))
-        prev = new_hash
-    db.session.rollback()
-    for entry_seq, payload, prev_hash, new_hash in statements:
-        _tamper_params(
-            "UPDATE audit_entry SET payload = :p, prev_hash = :prev, entry_hash = :h WHERE seq = :s",
-            {"p": payload, "prev": prev_hash, "h": new_hash, "s": entry_seq},
-        )
-    _tamper_params("UPDATE audit_chain_head SET last_hash = :h WHERE id = 1", {"h": prev})
+
+    rewrite_history(change, from_seq=seq)
 
 
 def _tamper_params(sql: str, params: dict[str, object]) -> None:

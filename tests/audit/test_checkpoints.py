@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -19,7 +20,7 @@ from app.cases.models import Case
 from app.core.db import utcnow
 from app.extensions import db
 from app.periodic import audit_tick
-from tests.audit.tampering import behind_the_apps_back, tamper
+from tests.audit.tampering import rewrite_history, tamper
 from tests.factories import make_agency, make_case, make_user
 
 
@@ -85,33 +86,13 @@ def test_tick_reports_and_records_a_broken_chain(app: Flask, ctx: None) -> None:
 
 
 def _age_entries(before_seq: int, when: datetime) -> None:
-    """Make entries look old (rewriting occurred_at in the payload too, and re-chaining)."""
-    import json
+    """Make the entries before ``before_seq`` look old, payload and chain included."""
 
-    import rfc8785
+    def change(seq: int, fields: dict[str, Any]) -> None:
+        if seq < before_seq:
+            fields["occurred_at"] = when.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
-    rows = db.session.execute(select(AuditEntry).order_by(AuditEntry.seq)).scalars().all()
-    prev = audit.GENESIS_HASH
-    updates = []
-    for entry in rows:
-        fields = json.loads(entry.payload)
-        occurred = when if entry.seq < before_seq else entry.occurred_at
-        fields["occurred_at"] = occurred.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-        payload = rfc8785.dumps(fields).decode()
-        new_hash = audit.chain_hash(prev, payload)
-        updates.append({"s": entry.seq, "o": occurred, "p": payload, "prev": prev, "h": new_hash})
-        prev = new_hash
-    db.session.rollback()
-    with behind_the_apps_back() as conn:
-        for values in updates:
-            conn.execute(
-                text(
-                    "UPDATE audit_entry SET occurred_at = :o, payload = :p, prev_hash = :prev, entry_hash = :h"
-                    " WHERE seq = :s"
-                ),
-                values,
-            )
-        conn.execute(text("UPDATE audit_chain_head SET last_hash = :h WHERE id = 1"), {"h": prev})
+    rewrite_history(change)
 
 
 def test_prune_removes_an_old_prefix_and_keeps_the_chain_verifiable(app: Flask, ctx: None) -> None:

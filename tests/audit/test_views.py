@@ -11,12 +11,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from flask.testing import FlaskClient
 from joserfc import jws
 from joserfc.jwk import OKPKey
 from sqlalchemy import select
 
-from app.accounts.models import User
 from app.accounts.roles import AgencyKind, Role
 from app.audit import services as audit
 from app.audit.models import AuditEntry
@@ -25,7 +23,7 @@ from app.cases.models import Case
 from app.extensions import db
 from tests.accounts.test_query_counts import count_statements
 from tests.audit.tampering import tamper
-from tests.factories import make_agency, make_case, make_user, sign_in_directly
+from tests.factories import client_for, make_agency, make_case, make_user
 
 
 @pytest.fixture
@@ -56,18 +54,11 @@ def world(app: Flask) -> dict[str, Any]:
         }
 
 
-def as_user(app: Flask, user_id: int) -> FlaskClient:
-    client = app.test_client()
-    with app.app_context():
-        sign_in_directly(client, db.session.get(User, user_id))
-    return client
-
-
 def browse(app: Flask, world: dict[str, Any], *, change: bool = True) -> None:
     """Officers open their cases, and the officer changes the case's status (a diff)."""
-    officer = as_user(app, world["officer"])
-    guard = as_user(app, world["guard"])
-    foreign = as_user(app, world["foreign"])
+    officer = client_for(app, world["officer"])
+    guard = client_for(app, world["guard"])
+    foreign = client_for(app, world["foreign"])
     assert officer.get(f"/cases/{world['case']}").status_code == 200
     assert guard.get(f"/cases/{world['other_case']}").status_code == 200
     assert foreign.get(f"/cases/{world['foreign_case']}").status_code == 200
@@ -85,7 +76,7 @@ def browse(app: Flask, world: dict[str, Any], *, change: bool = True) -> None:
 
 def test_filters_by_case_user_agency_action_and_dates(app: Flask, world: dict[str, Any]) -> None:
     browse(app, world)
-    supervisor = as_user(app, world["supervisor"])
+    supervisor = client_for(app, world["supervisor"])
 
     def results(query: dict[str, Any]) -> str:
         """Filters typed into the form: POSTed, redirected to an address with ids only."""
@@ -128,7 +119,7 @@ def test_filters_by_case_user_agency_action_and_dates(app: Flask, world: dict[st
 def test_bad_filters_are_refused_and_recorded(
     app: Flask, world: dict[str, Any], query: dict[str, str], field: str, message: str
 ) -> None:
-    supervisor = as_user(app, world["supervisor"])
+    supervisor = client_for(app, world["supervisor"])
     response = supervisor.post("/audit/", data=query)
     body = response.get_data(as_text=True)
     assert response.status_code == 400 and message in body
@@ -141,7 +132,7 @@ def test_bad_filters_are_refused_and_recorded(
 
 
 def test_another_countrys_case_is_not_found(app: Flask, world: dict[str, Any]) -> None:
-    supervisor = as_user(app, world["supervisor"])
+    supervisor = client_for(app, world["supervisor"])
     assert supervisor.get(f"/audit/cases/{world['foreign_case']}").status_code == 404
     response = supervisor.post("/audit/", data={"case_reference": world["foreign_reference"]})
     assert response.status_code == 400
@@ -149,7 +140,7 @@ def test_another_countrys_case_is_not_found(app: Flask, world: dict[str, Any]) -
 
 def test_case_trail_shows_who_and_the_diff_but_no_case_content(app: Flask, world: dict[str, Any]) -> None:
     browse(app, world)
-    supervisor = as_user(app, world["supervisor"])
+    supervisor = client_for(app, world["supervisor"])
     page = supervisor.get(f"/audit/cases/{world['case']}").get_data(as_text=True)
     assert "case.viewed" in page and "case.start_assistance" in page
     assert "Test frontline" in page and "Police Lille" in page
@@ -164,7 +155,7 @@ def test_case_trail_shows_who_and_the_diff_but_no_case_content(app: Flask, world
 
 def test_user_activity(app: Flask, world: dict[str, Any]) -> None:
     browse(app, world)
-    supervisor = as_user(app, world["supervisor"])
+    supervisor = client_for(app, world["supervisor"])
     page = supervisor.get(f"/audit/users/{world['guard']}").get_data(as_text=True)
     assert "guard@border.example" in page and "case.viewed" in page
     assert supervisor.get(f"/audit/users/{world['foreign']}").status_code == 404
@@ -175,7 +166,7 @@ def test_anomalies_flag_heavy_viewing_quiet_hours_and_break_glass(app: Flask, wo
     app.config["AUDIT_CASES_PER_HOUR_THRESHOLD"] = 0
     app.config["AUDIT_QUIET_HOURS"] = "0-0"  # start == end: the whole day counts as quiet
     try:
-        supervisor = as_user(app, world["supervisor"])
+        supervisor = client_for(app, world["supervisor"])
         page = supervisor.get("/audit/anomalies").get_data(as_text=True)
     finally:
         app.config["AUDIT_CASES_PER_HOUR_THRESHOLD"] = 30
@@ -192,7 +183,7 @@ def _verify_export_rows(rows: list[dict[str, Any]]) -> None:
 
 def test_json_export_carries_a_checkpoint_that_verifies(app: Flask, world: dict[str, Any]) -> None:
     browse(app, world)
-    supervisor = as_user(app, world["supervisor"])
+    supervisor = client_for(app, world["supervisor"])
     response = supervisor.post("/audit/export", data={"format": "json", "case_reference": world["reference"]})
     assert response.status_code == 200 and "attachment" in response.headers["Content-Disposition"]
     document = json.loads(response.get_data(as_text=True))
@@ -213,7 +204,7 @@ def test_json_export_carries_a_checkpoint_that_verifies(app: Flask, world: dict[
 
 def test_csv_export_starts_with_its_checkpoint(app: Flask, world: dict[str, Any]) -> None:
     browse(app, world)
-    supervisor = as_user(app, world["supervisor"])
+    supervisor = client_for(app, world["supervisor"])
     response = supervisor.post("/audit/export", data={"format": "csv", "user_id": world["guard"]})
     assert response.status_code == 200 and response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
@@ -225,7 +216,7 @@ def test_csv_export_starts_with_its_checkpoint(app: Flask, world: dict[str, Any]
 
 def test_export_is_not_a_link(app: Flask, world: dict[str, Any]) -> None:
     """An export signs and records: a GET from a link elsewhere must not start one."""
-    supervisor = as_user(app, world["supervisor"])
+    supervisor = client_for(app, world["supervisor"])
     assert supervisor.get("/audit/export?format=json").status_code == 405
 
 
@@ -233,7 +224,7 @@ def test_export_of_a_broken_chain_is_refused(app: Flask, world: dict[str, Any]) 
     browse(app, world)
     with app.app_context():
         tamper("UPDATE audit_entry SET actor_id = 999 WHERE seq = 2")
-    supervisor = as_user(app, world["supervisor"])
+    supervisor = client_for(app, world["supervisor"])
     response = supervisor.post("/audit/export", data={"format": "json"}, follow_redirects=True)
     assert response.status_code == 200
     assert "did not verify (first broken entry: 2)" in response.get_data(as_text=True)
@@ -244,7 +235,7 @@ def test_export_of_a_broken_chain_is_refused(app: Flask, world: dict[str, Any]) 
 
 
 def test_trail_page_runs_a_fixed_number_of_statements(app: Flask, world: dict[str, Any]) -> None:
-    supervisor = as_user(app, world["supervisor"])
+    supervisor = client_for(app, world["supervisor"])
     browse(app, world)
     with count_statements(app) as few:
         assert supervisor.get("/audit/").status_code == 200
@@ -262,7 +253,7 @@ def test_trail_page_runs_a_fixed_number_of_statements(app: Flask, world: dict[st
 def test_roles_without_audit_access_are_refused_and_recorded(
     app: Flask, world: dict[str, Any], method: str, url: str
 ) -> None:
-    officer = as_user(app, world["officer"])
+    officer = client_for(app, world["officer"])
     response = officer.open(url, method=method, data={"format": "csv"} if method == "POST" else None)
     assert response.status_code == 403
     with app.app_context():
@@ -283,7 +274,7 @@ def test_roles_without_audit_access_are_refused_and_recorded(
     ],
 )
 def test_odd_parameters_never_give_a_server_error(app: Flask, world: dict[str, Any], url: str) -> None:
-    supervisor = as_user(app, world["supervisor"])
+    supervisor = client_for(app, world["supervisor"])
     assert supervisor.get(url).status_code in (200, 404)
 
 
@@ -303,7 +294,7 @@ def test_emergency_access_is_read_only(app: Flask, world: dict[str, Any]) -> Non
         grant.justification = "A child is in danger tonight, owner unreachable."
         db.session.add(grant)
         db.session.commit()
-    guard = as_user(app, world["guard"])
+    guard = client_for(app, world["guard"])
     assert guard.get(f"/cases/{world['case']}").status_code == 200
     assert guard.get(f"/referrals/new/{world['case']}").status_code == 404
     assert guard.get(f"/cases/{world['case']}/consent/new").status_code == 404
