@@ -14,8 +14,9 @@ from datetime import timedelta
 from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
+from sqlalchemy.orm import contains_eager
 
-from app.accounts.models import Agency, User, UserSession
+from app.accounts.models import User, UserSession
 from app.core.db import utcnow
 from app.extensions import db
 
@@ -100,15 +101,18 @@ def end_all_in_agency(agency_id: int, reason: EndReason) -> None:
 
 def resolve(token: str, *, idle: timedelta, lifetime: timedelta) -> UserSession | None:
     """Return the live session for a cookie token, ending it if it has timed out."""
+    # The agency comes with the user: nearly every request reads it (scopes, the audit trail).
     row = db.session.execute(
-        select(UserSession, User, Agency.active)
-        .join(User, User.id == UserSession.user_id)
-        .join(Agency, Agency.id == User.agency_id)
+        select(UserSession, User)
+        .join(UserSession.user)
+        .join(User.agency)
+        .options(contains_eager(UserSession.user).contains_eager(User.agency))
         .where(UserSession.token_hash == digest(token))
     ).first()
     if row is None:
         return None
-    record, user, agency_active = row
+    record, user = row
+    agency_active = user.agency.active
     if record.ended_at is not None:
         return None
     now = utcnow()
