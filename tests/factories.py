@@ -155,8 +155,9 @@ def make_service(organization: object, **fields: object) -> object:
     return service
 
 
-def make_consent(case: object, recorder: User, organizations: list[object]) -> object:
-    """Active consent to referral and data sharing with ``organizations``."""
+def make_consent(case: object, recorder: User, organizations: list[object], *, cross_border: bool = False) -> object:
+    """Active consent to referral and data sharing with ``organizations`` (and, when asked,
+    to a transfer to another country)."""
     from datetime import date
 
     from app.privacy.models import Consent, GivenBy
@@ -169,6 +170,7 @@ def make_consent(case: object, recorder: User, organizations: list[object]) -> o
         language="en",
         assistance_referral=True,
         data_sharing=True,
+        cross_border=cross_border,
         organization_ids=[o.id for o in organizations],  # type: ignore[attr-defined]
         recorded_by_id=recorder.id,
     )
@@ -177,16 +179,26 @@ def make_consent(case: object, recorder: User, organizations: list[object]) -> o
     return consent
 
 
-def make_referral(sender: User, case: object, service: object, *, urgency: str = "urgent", send: bool = True) -> object:
-    """A referral made through the service layer, with consent recorded first (committed)."""
+def make_referral(
+    sender: User,
+    case: object,
+    service: object,
+    *,
+    urgency: str = "urgent",
+    send: bool = True,
+    pseudonymised: bool = False,
+) -> object:
+    """A referral made through the service layer, with consent recorded first (committed).
+    A service in another country than the case's makes a cross-border referral."""
     from app.referrals import services
     from app.referrals.vocabulary import MINIMUM_SHARED, Urgency
 
     organization = service.organization  # type: ignore[attr-defined]
     from app.referrals.services import covering_consent
 
-    if covering_consent(case, organization.id) is None:  # type: ignore[arg-type]
-        make_consent(case, sender, [organization])
+    cross_border = service.member_state_code != case.member_state_code  # type: ignore[attr-defined]
+    if covering_consent(case, organization.id, cross_border=cross_border) is None:  # type: ignore[arg-type]
+        make_consent(case, sender, [organization], cross_border=cross_border)
     referral = services.create(
         sender,
         case,  # type: ignore[arg-type]
@@ -196,7 +208,22 @@ def make_referral(sender: User, case: object, service: object, *, urgency: str =
             urgency=Urgency(urgency),
             shared_parts=list(MINIMUM_SHARED),
             send=send,
+            pseudonymised=pseudonymised,
         ),
     )
     db.session.commit()
     return referral
+
+
+def make_focal_point(
+    country: str, *, email: str | None = None, language: str = "en", totp_secret: str | None = None
+) -> User:
+    """A national focal point agency for ``country``, set in its settings, with one user."""
+    from app.accounts.models import MemberState
+
+    agency = make_agency(country, AgencyKind.NATIONAL_FOCAL_POINT, name=f"Focal point {country} {next(_counter)}")
+    state = db.session.get(MemberState, country)
+    assert state is not None
+    state.focal_point_agency_id = agency.id
+    db.session.commit()
+    return make_user(Role.FOCAL_POINT, agency, email=email, language=language, totp_secret=totp_secret)

@@ -215,5 +215,26 @@ class MemberStateForm(FlaskForm):
             NumberRange(min=1, max=60, message=_l("Enter a number from 1 to 60.")),
         ],
     )
+    focal_point_emergency_hours = IntegerField(
+        _l("Focal point's deadline for emergency referrals (hours)"),
+        validators=[
+            InputRequired(message=_l("Enter a number of hours.")),
+            NumberRange(min=1, max=72, message=_l("Enter a number from 1 to 72.")),
+        ],
+    )
+    focal_point_urgent_hours = IntegerField(
+        _l("Focal point's deadline for urgent referrals (hours)"),
+        validators=[
+            InputRequired(message=_l("Enter a number of hours.")),
+            NumberRange(min=1, max=168, message=_l("Enter a number from 1 to 168.")),
+        ],
+    )
+    focal_point_routine_working_days = IntegerField(
+        _l("Focal point's deadline for routine referrals (working days)"),
+        validators=[
+            InputRequired(message=_l("Enter a number of working days.")),
+            NumberRange(min=1, max=60, message=_l("Enter a number from 1 to 60.")),
+        ],
+    )
     version = HiddenField()
     submit = SubmitField(_l("Save"))

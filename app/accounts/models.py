@@ -44,6 +44,11 @@ class MemberState(Base):
     referral_emergency_hours: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
     referral_urgent_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
     referral_routine_working_days: Mapped[int] = mapped_column(Integer, default=5, server_default="5")
+    # Cross-border referrals (issue 5): how long this country's focal point has to approve an
+    # outgoing referral or route an incoming one, by urgency.
+    focal_point_emergency_hours: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    focal_point_urgent_hours: Mapped[int] = mapped_column(Integer, default=24, server_default="24")
+    focal_point_routine_working_days: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
     # Audit entries are kept at least as long as the case data they describe.
     audit_retention_months: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
     version: Mapped[int] = mapped_column(Integer, default=1)
@@ -59,6 +64,9 @@ class MemberState(Base):
         CheckConstraint("referral_emergency_hours BETWEEN 1 AND 72", name="referral_emergency_range"),
         CheckConstraint("referral_urgent_hours BETWEEN 1 AND 168", name="referral_urgent_range"),
         CheckConstraint("referral_routine_working_days BETWEEN 1 AND 60", name="referral_routine_range"),
+        CheckConstraint("focal_point_emergency_hours BETWEEN 1 AND 72", name="focal_point_emergency_range"),
+        CheckConstraint("focal_point_urgent_hours BETWEEN 1 AND 168", name="focal_point_urgent_range"),
+        CheckConstraint("focal_point_routine_working_days BETWEEN 1 AND 60", name="focal_point_routine_range"),
         CheckConstraint(
             "audit_retention_months >= 12 AND (retention_months IS NULL OR audit_retention_months >= retention_months)",
             name="audit_retention_covers_cases",

@@ -108,6 +108,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         referrals.MAKE_REFERRALS.name,
         referrals.VITAL_INTEREST.name,
         referrals.VIEW_REFERRALS.name,
+        referrals.CROSS_BORDER_DESK.name,
     },
     Role.SUPERVISOR: _EVERYONE
     | {

@@ -552,6 +552,9 @@ class MemberStateSettings:
     referral_urgent_hours: int = 24
     referral_routine_working_days: int = 5
     audit_retention_months: int = 120
+    focal_point_emergency_hours: int = 2
+    focal_point_urgent_hours: int = 24
+    focal_point_routine_working_days: int = 2
 
 
 def update_member_state(actor: User, state: MemberState, data: MemberStateSettings, *, version: int) -> None:
@@ -596,6 +599,11 @@ def update_member_state(actor: User, state: MemberState, data: MemberStateSettin
     state.referral_emergency_hours = data.referral_emergency_hours
     state.referral_urgent_hours = data.referral_urgent_hours
     state.referral_routine_working_days = data.referral_routine_working_days
+    if not data.focal_point_emergency_hours <= data.focal_point_urgent_hours:
+        raise FieldError("focal_point_urgent_hours", _l("An urgent deadline cannot be shorter than an emergency one."))
+    state.focal_point_emergency_hours = data.focal_point_emergency_hours
+    state.focal_point_urgent_hours = data.focal_point_urgent_hours
+    state.focal_point_routine_working_days = data.focal_point_routine_working_days
     db.session.flush()
     record(
         "member_state.updated",
@@ -632,6 +640,9 @@ MEMBER_STATE_SETTINGS = (
     "referral_emergency_hours",
     "referral_urgent_hours",
     "referral_routine_working_days",
+    "focal_point_emergency_hours",
+    "focal_point_urgent_hours",
+    "focal_point_routine_working_days",
 )
 
 

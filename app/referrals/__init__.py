@@ -18,4 +18,9 @@ VITAL_INTEREST = Permission(
 # Opening one referral's page: the policies decide which side the user is on, if any.
 VIEW_REFERRALS = Permission("referrals.view", _l("Open the referrals one sends or receives"))
 
-declare(MAKE_REFERRALS, RECEIVE_REFERRALS, VITAL_INTEREST, VIEW_REFERRALS)
+# National focal points: approve outgoing and route incoming cross-border referrals (issue 5).
+CROSS_BORDER_DESK = Permission(
+    "referrals.cross_border_desk", _l("Approve, route and follow the country's cross-border referrals")
+)
+
+declare(MAKE_REFERRALS, RECEIVE_REFERRALS, VITAL_INTEREST, VIEW_REFERRALS, CROSS_BORDER_DESK)

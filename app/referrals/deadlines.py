@@ -4,6 +4,10 @@ Deadlines come from the receiving Member State's settings: emergency and urgent 
 routine in working days (that country's public holidays, ``app.cases.deadlines``). The
 deadline is for the recipient's decision (accept or decline): an acknowledgement alone does
 not stop the clock, because the person is still waiting.
+
+Cross-border referrals have a deadline at each focal point too, from that focal point's
+own country settings (``focal_point_*``); the service's deadline then starts when the
+receiving focal point routes the referral.
 """
 
 from __future__ import annotations
@@ -19,21 +23,40 @@ from app.accounts.models import MemberState
 from app.cases.deadlines import add_working_days
 from app.extensions import db
 from app.referrals.models import Referral
-from app.referrals.vocabulary import AWAITING_DECISION, Urgency
+from app.referrals.vocabulary import DEADLINE_RUNNING, Urgency
 
 # A reminder goes out when this share of the response window is left.
 REMINDER_SHARE = 0.25
 
 
 def response_deadline(sent_at: datetime, urgency: Urgency, state: MemberState) -> datetime:
-    if urgency == Urgency.EMERGENCY:
-        return sent_at + timedelta(hours=state.referral_emergency_hours)
-    if urgency == Urgency.URGENT:
-        return sent_at + timedelta(hours=state.referral_urgent_hours)
-    due_day = add_working_days(
-        sent_at.date(), state.referral_routine_working_days, state.code, state.holiday_subdivision
+    """The service's deadline, from the service's country."""
+    return _deadline(
+        sent_at,
+        urgency,
+        state,
+        (state.referral_emergency_hours, state.referral_urgent_hours, state.referral_routine_working_days),
     )
-    return sent_at + (due_day - sent_at.date())
+
+
+def focal_point_deadline(started_at: datetime, urgency: Urgency, state: MemberState) -> datetime:
+    """A focal point's deadline to approve or route, from that focal point's country."""
+    return _deadline(
+        started_at,
+        urgency,
+        state,
+        (state.focal_point_emergency_hours, state.focal_point_urgent_hours, state.focal_point_routine_working_days),
+    )
+
+
+def _deadline(start: datetime, urgency: Urgency, state: MemberState, limits: tuple[int, int, int]) -> datetime:
+    emergency_hours, urgent_hours, routine_working_days = limits
+    if urgency == Urgency.EMERGENCY:
+        return start + timedelta(hours=emergency_hours)
+    if urgency == Urgency.URGENT:
+        return start + timedelta(hours=urgent_hours)
+    due_day = add_working_days(start.date(), routine_working_days, state.code, state.holiday_subdivision)
+    return start + (due_day - start.date())
 
 
 def reminder_due(referral: Referral) -> datetime:
@@ -49,16 +72,16 @@ class TickResult:
 
 
 def check_deadlines(now: datetime) -> TickResult:
-    """Remind recipients of approaching deadlines, expire referrals past theirs and escalate
-    to the sender's supervisors. Idempotent: a second run at the same moment changes nothing.
-    Each referral is handled in its own savepoint; the caller commits."""
+    """Remind whoever must act (the service, or a focal point) of approaching deadlines,
+    expire referrals past theirs and escalate to the supervisors. Idempotent: a second run
+    at the same moment changes nothing. Each referral is handled in its own savepoint; the caller commits."""
     from app.referrals import services
 
     result = TickResult()
     due = db.session.execute(
         select(Referral)
         .options(joinedload(Referral.case))
-        .where(Referral.status.in_(AWAITING_DECISION), Referral.due_at <= now)
+        .where(Referral.status.in_(DEADLINE_RUNNING), Referral.due_at <= now)
         .order_by(Referral.due_at)
     ).scalars()
     for referral in list(due):
@@ -70,7 +93,7 @@ def check_deadlines(now: datetime) -> TickResult:
             result.skipped += 1
     pending = db.session.execute(
         select(Referral).where(
-            Referral.status.in_(AWAITING_DECISION), Referral.reminded_at.is_(None), Referral.due_at > now
+            Referral.status.in_(DEADLINE_RUNNING), Referral.reminded_at.is_(None), Referral.due_at > now
         )
     ).scalars()
     for referral in list(pending):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import HiddenField, RadioField, SelectField, TextAreaField
+from wtforms import BooleanField, HiddenField, RadioField, SelectField, TextAreaField
 from wtforms.validators import InputRequired, Length, Optional
 
 from app.core.forms import CheckboxListField, select_choices
@@ -52,6 +52,13 @@ class ReferralForm(FlaskForm):
         _l("Why the person's life or safety cannot wait for consent"),
         validators=[Optional(), Length(max=2000, message=_l("Use at most 2000 characters."))],
     )
+    pseudonymised = BooleanField(
+        _l("Pseudonymised: the other country sees no name"),
+        description=_l(
+            "Only the case reference, year of birth, sex and citizenship of the person travel, with the needs, "
+            "the assessment and the risk. The other side can ask for the identification details; you decide."
+        ),
+    )
 
 
 class TransitionForm(FlaskForm):
@@ -80,4 +87,31 @@ class CompleteForm(TransitionForm):
     services_delivered = TextAreaField(
         _l("Services delivered"),
         validators=[Optional(), Length(max=2000, message=_l("Use at most 2000 characters."))],
+    )
+
+
+class ReturnForm(TransitionForm):
+    note = TextAreaField(
+        _l("What the sender should change"),
+        validators=[
+            InputRequired(message=_l("Say what the sender should change.")),
+            Length(max=2000, message=_l("Use at most 2000 characters.")),
+        ],
+    )
+
+
+class RouteForm(TransitionForm):
+    service_id = SelectField(
+        _l("Service in your country"),
+        validators=[InputRequired(message=_l("Choose a service in your country."))],
+    )
+
+
+class IdentityRequestForm(TransitionForm):
+    reason = TextAreaField(
+        _l("Why the identification details are needed"),
+        validators=[
+            InputRequired(message=_l("Say why the service needs the person's identification details.")),
+            Length(max=2000, message=_l("Use at most 2000 characters.")),
+        ],
     )

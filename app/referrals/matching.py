@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sqlalchemy import select
 
 from app.cases.models import Case
@@ -64,5 +66,11 @@ def needs_of(case: Case) -> Needs:
     )
 
 
-def suggestions_for(case: Case, *, exclude: set[str] | None = None) -> list[Suggestion]:
-    return suggest(needs_of(case), exclude=exclude)
+def suggestions_for(
+    case: Case, *, exclude: set[str] | None = None, country: str | None = None, limit: int = 10
+) -> list[Suggestion]:
+    """Services ranked for the person, in the case's country or, across borders, in ``country``."""
+    needs = needs_of(case)
+    if country is not None:
+        needs = replace(needs, member_state_code=country)
+    return suggest(needs, exclude=exclude, limit=limit)

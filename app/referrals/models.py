@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, text
+from sqlalchemy import JSON, Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, false, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.accounts.models import Agency, User
@@ -13,9 +13,13 @@ from app.cases.models import Case, ClientKeyed
 from app.core.db import Base, enum_column, utcnow
 from app.core.encrypted_fields import EncryptedText, encrypted
 from app.directory.models import Organization, Service
-from app.referrals.vocabulary import DeclineReason, LegalBasis, Outcome, ReferralStatus, Urgency
+from app.referrals.vocabulary import DeclineReason, IdentityDecision, LegalBasis, Outcome, ReferralStatus, Urgency
 
-OPEN_STATUS_SQL = "status IN ('draft', 'sent', 'acknowledged', 'reopened', 'accepted', 'in_progress')"
+OPEN_STATUS_SQL = (
+    "status IN ('draft', 'sent', 'acknowledged', 'reopened', 'accepted', 'in_progress', "
+    "'focal_point_review', 'returned', 'focal_point_routing')"
+)
+CROSS_BORDER_STAGES_SQL = "('focal_point_review', 'returned', 'focal_point_routing')"
 
 
 class Referral(ClientKeyed, Base):
@@ -51,7 +55,27 @@ class Referral(ClientKeyed, Base):
     purpose_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     decline_note_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
     services_delivered_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    # Cross-border (issue 5): the sender's country when it is not the service's
+    # (``member_state_code``); the route then runs through both focal points.
+    origin_state_code: Mapped[str | None] = mapped_column(ForeignKey("member_state.code"), nullable=True)
+    # Pseudonymised: the receiving side sees a reference instead of the name, and of the
+    # person only year of birth, sex and citizenship, until the sender releases identity.
+    pseudonymised: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # to the sending focal point
+    approved_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # by the sending focal point
+    routed_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)  # by the receiving focal point
+    return_note_sealed: Mapped[str | None] = mapped_column("return_note", EncryptedText, nullable=True)
+    return_note_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    identity_requested_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    identity_request_sealed: Mapped[str | None] = mapped_column("identity_request", EncryptedText, nullable=True)
+    identity_request_language: Mapped[str | None] = mapped_column(String(8), nullable=True)
+    identity_decision: Mapped[IdentityDecision | None] = mapped_column(
+        enum_column(IdentityDecision, "referral_identity_decision"), nullable=True
+    )
+    identity_decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     purpose = encrypted("purpose_sealed", "purpose")
+    return_note = encrypted("return_note_sealed", "return_note")  # the sending focal point's comment
+    identity_request = encrypted("identity_request_sealed", "identity_request")  # why identity is needed
     justification = encrypted("justification_sealed", "justification")  # of a vital-interest exception
     decline_note = encrypted("decline_note_sealed", "decline_note")
     services_delivered = encrypted("services_delivered_sealed", "services_delivered")
@@ -72,6 +96,10 @@ class Referral(ClientKeyed, Base):
     sender_agency: Mapped[Agency] = relationship(foreign_keys=[sender_agency_id])
     sender_user: Mapped[User] = relationship(foreign_keys=[sender_user_id])
 
+    @property
+    def cross_border(self) -> bool:
+        return self.origin_state_code is not None
+
     __mapper_args__: Any = {"version_id_col": version}
     __table_args__ = (
         CheckConstraint("(legal_basis = 'consent') = (consent_id IS NOT NULL)", name="consent_basis"),
@@ -79,9 +107,16 @@ class Referral(ClientKeyed, Base):
         CheckConstraint("(status = 'declined') = (decline_reason IS NOT NULL)", name="declined_with_reason"),
         CheckConstraint("status <> 'completed' OR outcome IS NOT NULL", name="completed_with_outcome"),
         CheckConstraint(
-            "(sent_at IS NULL) = (due_at IS NULL) AND (status IN ('draft', 'withdrawn') OR sent_at IS NOT NULL)",
+            "(sent_at IS NULL) = (due_at IS NULL) "
+            "AND (status IN ('draft', 'withdrawn', 'returned') OR sent_at IS NOT NULL)",
             name="sent_with_deadline",
         ),
+        CheckConstraint(
+            f"origin_state_code IS NOT NULL OR (NOT pseudonymised AND status NOT IN {CROSS_BORDER_STAGES_SQL})",
+            name="cross_border_only",
+        ),
+        CheckConstraint("origin_state_code IS NULL OR origin_state_code <> member_state_code", name="origin_abroad"),
+        CheckConstraint("(identity_decision IS NULL) = (identity_decided_at IS NULL)", name="identity_decided"),
         # One open referral per case and service.
         Index(
             "uq_referral_open_case_service",
@@ -98,6 +133,9 @@ class Referral(ClientKeyed, Base):
         Index("ix_referral_sender_created", "sender_agency_id", "created_at"),
         # The deadline job.
         Index("ix_referral_status_due", "status", "due_at"),
+        # The focal-point desk: a country's incoming and outgoing cross-border referrals.
+        Index("ix_referral_state_origin_status", "member_state_code", "origin_state_code", "status"),
+        Index("ix_referral_origin_status", "origin_state_code", "status"),
     )
 
 

@@ -3,6 +3,9 @@
 Sender side: staff who may see the case (its agency's frontline staff, the country's focal
 point). Recipient side: caseworkers of the agency that runs the receiving organisation; they
 see only what was shared, and only until the grace period after the referral ended.
+Cross-border referrals (issue 5) add two sides: the focal point of the sender's country,
+which approves or returns, and that of the service's country, which sees the referral once
+approved and routes it; the service sees it only once routed.
 The same rules are SQL conditions for lists and object checks for pages.
 """
 
@@ -10,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, false
+from sqlalchemy import and_, false, or_
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.accounts.models import User
@@ -26,12 +29,44 @@ def is_sender(actor: User | None, referral: Referral) -> bool:
     return actor is not None and actor.role in SENDER_ROLES and in_ordinary_scope(actor, referral.case)
 
 
+def is_domestic_sender(actor: User | None, referral: Referral) -> bool:
+    return not referral.cross_border and is_sender(actor, referral)
+
+
+def is_cross_border_sender(actor: User | None, referral: Referral) -> bool:
+    """The sender of a cross-border referral who needs the focal point's approval."""
+    return referral.cross_border and is_sender(actor, referral) and not is_sending_focal_point(actor, referral)
+
+
+def _focal_point_of(actor: User | None, country: str | None) -> bool:
+    return (
+        actor is not None
+        and country is not None
+        and actor.role == Role.FOCAL_POINT
+        and actor.agency.member_state_code == country
+    )
+
+
+def is_sending_focal_point(actor: User | None, referral: Referral) -> bool:
+    return referral.cross_border and _focal_point_of(actor, referral.origin_state_code)
+
+
+def is_receiving_focal_point(actor: User | None, referral: Referral) -> bool:
+    """Only once the sending focal point has approved the referral (or made it)."""
+    return (
+        referral.cross_border
+        and referral.approved_at is not None
+        and _focal_point_of(actor, referral.member_state_code)
+    )
+
+
 def is_recipient(actor: User | None, referral: Referral) -> bool:
     return (
         actor is not None
         and actor.role == Role.CASEWORKER
         and actor.agency_id == referral.recipient_agency_id
         and referral.status != ReferralStatus.DRAFT
+        and (not referral.cross_border or referral.routed_at is not None)
     )
 
 
@@ -42,10 +77,33 @@ def is_system(actor: User | None, _referral: Referral) -> bool:
 def inbox_filter(actor: User) -> ColumnElement[bool]:
     if actor.role != Role.CASEWORKER:
         return false()
-    return and_(Referral.recipient_agency_id == actor.agency_id, Referral.status != ReferralStatus.DRAFT)
+    return and_(
+        Referral.recipient_agency_id == actor.agency_id,
+        Referral.status != ReferralStatus.DRAFT,
+        or_(Referral.origin_state_code.is_(None), Referral.routed_at.is_not(None)),
+    )
+
+
+def incoming_filter(actor: User) -> ColumnElement[bool]:
+    """Cross-border referrals into the focal point's country, once approved on the other side."""
+    if actor.role != Role.FOCAL_POINT:
+        return false()
+    return and_(
+        Referral.member_state_code == actor.agency.member_state_code,
+        Referral.origin_state_code.is_not(None),
+        Referral.approved_at.is_not(None),
+    )
+
+
+def outgoing_filter(actor: User) -> ColumnElement[bool]:
+    """Cross-border referrals from the focal point's country (drafts are the sender's own)."""
+    if actor.role != Role.FOCAL_POINT:
+        return false()
+    return and_(Referral.origin_state_code == actor.agency.member_state_code, Referral.status != ReferralStatus.DRAFT)
 
 
 def can_read_shared(actor: User, referral: Referral, now: datetime, grace: timedelta) -> bool:
-    if not is_recipient(actor, referral):
+    """The receiving side (the service, and across borders the receiving focal point)."""
+    if not (is_recipient(actor, referral) or is_receiving_focal_point(actor, referral)):
         return False
     return referral.status not in ENDED_STATUSES or (referral.ended_at is not None and referral.ended_at >= now - grace)

@@ -12,7 +12,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy import case as sql_case
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
@@ -27,20 +28,34 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, PermissionDenied
 from app.core.statemachine import apply_transition
 from app.directory.models import Service
+from app.directory.queries import Suggestion
 from app.directory.vocabulary import ServiceType
 from app.extensions import db
 from app.notifications.services import notify
 from app.privacy.models import Consent
 from app.referrals import VITAL_INTEREST
-from app.referrals.deadlines import response_deadline
+from app.referrals.deadlines import focal_point_deadline, response_deadline
+from app.referrals.matching import suggestions_for
 from app.referrals.models import Referral, ReferralEvent
-from app.referrals.policies import inbox_filter, is_recipient, is_sender
+from app.referrals.policies import (
+    inbox_filter,
+    incoming_filter,
+    is_receiving_focal_point,
+    is_recipient,
+    is_sender,
+    is_sending_focal_point,
+    outgoing_filter,
+)
 from app.referrals.states import REFERRAL_TRANSITIONS, SIDE_OF_GUARD
 from app.referrals.vocabulary import (
+    AT_FOCAL_POINT,
     AWAITING_DECISION,
+    DEADLINE_RUNNING,
     ENDED_STATUSES,
     OPEN_STATUSES,
+    PSEUDONYMISED_PARTS,
     DeclineReason,
+    IdentityDecision,
     LegalBasis,
     Outcome,
     ReferralStatus,
@@ -62,6 +77,7 @@ class ReferralRequest:
     legal_basis: LegalBasis = LegalBasis.CONSENT
     justification: str = ""
     send: bool = True
+    pseudonymised: bool = False  # cross-border only: no name travels until released
 
 
 @dataclass
@@ -69,9 +85,10 @@ class Answer:
     """What a transition may carry besides its action."""
 
     decline_reason: DeclineReason | None = None
-    note: str = ""
+    note: str = ""  # a decline's note, or the sending focal point's comment when returning
     outcome: Outcome | None = None
     services_delivered: str = ""
+    service_id: str = ""  # where the receiving focal point routes the referral
 
 
 # -- creating --------------------------------------------------------------------------
@@ -84,12 +101,14 @@ def create(actor: User, case: Case, data: ReferralRequest) -> Referral:
     if case.status == CaseStatus.CLOSED:
         raise Conflict(_l("The case is closed. Reopen it before referring the person."))
     service = _referrable_service(case, data.service_id)
+    cross_border = service.member_state_code != case.member_state_code
+    _check_minimised(data, cross_border=cross_border)
     purpose = data.purpose.strip()
     if not purpose:
         raise FieldError("purpose", _l("Say what the person needs from this service."))
     if len(purpose) > MAX_TEXT:
         raise FieldError("purpose", _l("Use at most 2000 characters."))
-    consent = _legal_basis(actor, case, service, data)
+    consent = _legal_basis(actor, case, service, data, cross_border=cross_border)
     if _open_referral_exists(case.id, service.id):
         raise FieldError("service_id", _l("This case already has an open referral to this service."))
     assert service.organization.agency_id is not None
@@ -101,6 +120,8 @@ def create(actor: User, case: Case, data: ReferralRequest) -> Referral:
         sender_agency_id=actor.agency_id,
         sender_user_id=actor.id,
         member_state_code=service.member_state_code,
+        origin_state_code=case.member_state_code if cross_border else None,
+        pseudonymised=data.pseudonymised,
         status=ReferralStatus.DRAFT,
         urgency=data.urgency,
         shared_parts=sorted({p.value for p in data.shared_parts}),
@@ -126,6 +147,8 @@ def create(actor: User, case: Case, data: ReferralRequest) -> Referral:
             "shared_parts": referral.shared_parts,
             "legal_basis": data.legal_basis.value,
             "consent": referral.consent_id,
+            "cross_border_to": service.member_state_code if cross_border else None,
+            "pseudonymised": data.pseudonymised,
         },
     )
     if data.legal_basis != LegalBasis.CONSENT:
@@ -137,8 +160,45 @@ def create(actor: User, case: Case, data: ReferralRequest) -> Referral:
             details={"case": case.id, "basis": data.legal_basis.value, "service_type": service.service_type.value},
         )
     if data.send:
-        transition(actor, referral, "send", version=referral.version)
+        transition(actor, referral, first_step(actor, referral), version=referral.version)
     return referral
+
+
+def first_step(actor: User, referral: Referral) -> str:
+    """Sending a new referral: straight to the service at home; across borders to the
+    national focal point, or, when the sender is that focal point, to the other country's."""
+    if not referral.cross_border:
+        return "send"
+    return "forward" if is_sending_focal_point(actor, referral) else "submit"
+
+
+def cross_border_countries(case: Case) -> list[str]:
+    """Countries a case can be referred to across borders: both need a focal point here."""
+    if not _focal_points_exist(case.member_state_code):
+        return []
+    return list(
+        db.session.execute(
+            select(MemberState.code)
+            .where(MemberState.focal_point_agency_id.is_not(None), MemberState.code != case.member_state_code)
+            .order_by(MemberState.code)
+        ).scalars()
+    )
+
+
+def _check_minimised(data: ReferralRequest, *, cross_border: bool) -> None:
+    if not data.pseudonymised:
+        return
+    if not cross_border:
+        raise FieldError("pseudonymised", _l("Only a referral to another country can be pseudonymised."))
+    extra = {p for p in data.shared_parts if p not in PSEUDONYMISED_PARTS}
+    if extra:
+        raise FieldError(
+            "shared_parts",
+            _l(
+                "A pseudonymised referral shares no names, contact details, documents or notes. "
+                "Untick them, or send the referral with the person's identity."
+            ),
+        )
 
 
 def _referrable_service(case: Case, service_id: str) -> Service:
@@ -149,10 +209,15 @@ def _referrable_service(case: Case, service_id: str) -> Service:
         raise FieldError("service_id", _l("Choose a service from the suggestions or the directory."))
     if not (service.active and service.organization.active):
         raise FieldError("service_id", _l("This service is not active. Choose another one."))
-    if service.member_state_code != case.member_state_code:
+    if service.member_state_code != case.member_state_code and not _focal_points_exist(
+        case.member_state_code, service.member_state_code
+    ):
         raise FieldError(
             "service_id",
-            _l("This service is in another country. Cross-border referrals go through the national focal points."),
+            _l(
+                "A referral to another country goes through both national focal points, and one of the two "
+                "countries has none in this system yet. Contact your national focal point."
+            ),
         )
     if service.organization.agency_id is None:
         raise FieldError(
@@ -161,24 +226,44 @@ def _referrable_service(case: Case, service_id: str) -> Service:
     return service
 
 
-def covering_consent(case: Case, organization_id: str) -> Consent | None:
-    """The newest active consent that covers a referral with data sharing to this organisation."""
-    consents = db.session.execute(
-        select(Consent)
-        .where(
-            Consent.case_id == case.id,
-            Consent.withdrawn_on.is_(None),
-            Consent.assistance_referral.is_(True),
-            Consent.data_sharing.is_(True),
-        )
-        .order_by(Consent.recorded_at.desc())
+def _focal_points_exist(*countries: str) -> bool:
+    rows = db.session.execute(
+        select(MemberState.focal_point_agency_id).where(MemberState.code.in_(countries))
     ).scalars()
-    return next((c for c in consents if organization_id in (c.organization_ids or [])), None)
+    found = [agency_id for agency_id in rows if agency_id is not None]
+    return len(found) == len(set(countries))
 
 
-def _legal_basis(actor: User, case: Case, service: Service, data: ReferralRequest) -> Consent | None:
+def covering_consent(case: Case, organization_id: str, *, cross_border: bool = False) -> Consent | None:
+    """The newest active consent that covers a referral with data sharing to this organisation.
+
+    Across borders the consent must cover the transfer abroad explicitly; the receiving
+    focal point chooses the service, so naming an organisation is not required then."""
+    query = select(Consent).where(
+        Consent.case_id == case.id,
+        Consent.withdrawn_on.is_(None),
+        Consent.assistance_referral.is_(True),
+        Consent.data_sharing.is_(True),
+    )
+    if cross_border:
+        query = query.where(Consent.cross_border.is_(True))
+    consents = db.session.execute(query.order_by(Consent.recorded_at.desc())).scalars()
+    return next((c for c in consents if cross_border or organization_id in (c.organization_ids or [])), None)
+
+
+def _legal_basis(
+    actor: User, case: Case, service: Service, data: ReferralRequest, *, cross_border: bool
+) -> Consent | None:
     if data.legal_basis == LegalBasis.CONSENT:
-        consent = covering_consent(case, service.organization_id)
+        consent = covering_consent(case, service.organization_id, cross_border=cross_border)
+        if consent is None and cross_border:
+            raise FieldError(
+                "legal_basis",
+                _l(
+                    "No active consent covers a referral to another country. Record the person's consent to "
+                    "cross-border transfer, or choose an exception that applies."
+                ),
+            )
         if consent is None:
             raise FieldError(
                 "legal_basis",
@@ -294,6 +379,12 @@ def transition(
 # Fields a transition may set besides the status. The free texts are about the person:
 # masked in the audit trail's before/after.
 TRACKED_FIELDS = (
+    "service_id",
+    "recipient_agency_id",
+    "submitted_at",
+    "approved_at",
+    "routed_at",
+    "return_note",
     "sent_at",
     "due_at",
     "acknowledged_at",
@@ -306,7 +397,7 @@ TRACKED_FIELDS = (
     "outcome",
     "services_delivered",
 )
-PERSONAL_FIELDS = ("decline_note", "services_delivered")
+PERSONAL_FIELDS = ("decline_note", "services_delivered", "return_note")
 
 
 def _tracked(referral: Referral) -> dict[str, Any]:
@@ -322,6 +413,12 @@ def _prepare(referral: Referral, action: str, answer: Answer, now: datetime, lan
     ``language``: the writer's, kept with the free text they write."""
     if action in ("send", "reopen"):
         return _prepare_sending(referral, action, now)
+    if action in ("submit", "resubmit", "forward", "approve"):
+        return _prepare_focal_point_stage(referral, action, now)
+    if action == "return":
+        return _prepare_return(referral, answer, now, language)
+    if action == "route":
+        return _prepare_routing(referral, answer, now)
     if action == "decline":
         return _prepare_decline(referral, answer, language)
     if action == "complete":
@@ -341,14 +438,79 @@ def _prepare_sending(referral: Referral, action: str, now: datetime) -> dict[str
         raise Conflict(_l("This case already has an open referral to this service."))
     state = db.session.get(MemberState, referral.member_state_code)
     assert state is not None
+    due_at = response_deadline(now, referral.urgency, state)
+    _start_stage(referral, now, due_at)
+    return {"due_at": due_at.isoformat(timespec="minutes")}
+
+
+def _start_stage(referral: Referral, now: datetime, due_at: datetime) -> None:
     referral.sent_at = now
-    referral.due_at = response_deadline(now, referral.urgency, state)
+    referral.due_at = due_at
     referral.acknowledged_at = referral.accepted_at = None
     referral.ended_at = referral.reminded_at = referral.escalated_at = None
     referral.decline_reason = None
     referral.decline_note = None
     referral.decline_note_language = None
-    return {"due_at": referral.due_at.isoformat(timespec="minutes")}
+
+
+def _prepare_focal_point_stage(referral: Referral, action: str, now: datetime) -> dict[str, Any]:
+    """Into the hands of the sending focal point (submit, resubmit) or of the receiving one
+    (approve, forward): that focal point's country's deadline starts."""
+    if action in ("resubmit", "forward") and _open_referral_exists(
+        referral.case_id, referral.service_id, other_than=referral.id
+    ):
+        raise Conflict(_l("This case already has an open referral to this service."))
+    to_receiving = action in ("approve", "forward")
+    country = referral.member_state_code if to_receiving else referral.origin_state_code
+    state = db.session.get(MemberState, country)
+    assert state is not None
+    _start_stage(referral, now, focal_point_deadline(now, referral.urgency, state))
+    referral.routed_at = None
+    if action in ("submit", "resubmit", "forward"):
+        referral.submitted_at = now
+        referral.return_note = None
+        referral.return_note_language = None
+    referral.approved_at = now if to_receiving else None
+    return {"due_at": referral.due_at.isoformat(timespec="minutes") if referral.due_at else None}
+
+
+def _prepare_return(referral: Referral, answer: Answer, now: datetime, language: str | None) -> dict[str, Any]:
+    note = answer.note.strip()
+    if not note:
+        raise FieldError("note", _l("Say what the sender should change."))
+    if len(note) > MAX_TEXT:
+        raise FieldError("note", _l("Use at most 2000 characters."))
+    referral.return_note = note
+    referral.return_note_language = language
+    referral.sent_at = referral.due_at = referral.reminded_at = None
+    return {}
+
+
+def _prepare_routing(referral: Referral, answer: Answer, now: datetime) -> dict[str, Any]:
+    """The receiving focal point confirms the service or chooses another in its country."""
+    service = db.session.execute(
+        select(Service).options(joinedload(Service.organization)).where(Service.id == (answer.service_id or ""))
+    ).scalar_one_or_none()
+    if service is None or service.member_state_code != referral.member_state_code:
+        raise FieldError("service_id", _l("Choose a service in your country."))
+    if not (service.active and service.organization.active) or service.organization.agency_id is None:
+        raise FieldError("service_id", _l("This service does not receive referrals through this system now."))
+    if _open_referral_exists(referral.case_id, service.id, other_than=referral.id):
+        raise FieldError("service_id", _l("This case already has an open referral to this service."))
+    previous_service = referral.service_id
+    referral.service = service
+    referral.service_id = service.id
+    referral.recipient_organization_id = service.organization_id
+    referral.recipient_agency_id = service.organization.agency_id
+    state = db.session.get(MemberState, referral.member_state_code)
+    assert state is not None
+    _start_stage(referral, now, response_deadline(now, referral.urgency, state))
+    referral.routed_at = now
+    return {
+        "service": service.id,
+        "changed_service": service.id != previous_service,
+        "due_at": referral.due_at.isoformat(timespec="minutes") if referral.due_at else None,
+    }
 
 
 def _prepare_decline(referral: Referral, answer: Answer, language: str | None) -> dict[str, Any]:
@@ -383,6 +545,25 @@ def _recipient_staff(referral: Referral) -> list[User]:
     return active_staff(referral.recipient_agency_id, Role.CASEWORKER)
 
 
+def _focal_point_agency(country: str | None) -> int | None:
+    state = db.session.get(MemberState, country) if country else None
+    return state.focal_point_agency_id if state is not None else None
+
+
+def _focal_point_staff(country: str | None, *roles: Role) -> list[User]:
+    agency_id = _focal_point_agency(country)
+    return active_staff(agency_id, *(roles or (Role.FOCAL_POINT,))) if agency_id is not None else []
+
+
+def _waiting_on(referral: Referral) -> list[User]:
+    """Who must act now for the deadline that runs: a focal point, or the service."""
+    if referral.status == ReferralStatus.FOCAL_POINT_REVIEW:
+        return _focal_point_staff(referral.origin_state_code)
+    if referral.status == ReferralStatus.FOCAL_POINT_ROUTING:
+        return _focal_point_staff(referral.member_state_code)
+    return _recipient_staff(referral)
+
+
 def _sender_supervisors(referral: Referral) -> list[User]:
     """The sender agency's supervisors; without any, the country's focal point staff."""
     supervisors = active_staff(referral.sender_agency_id, Role.SUPERVISOR)
@@ -396,6 +577,8 @@ def _sender_supervisors(referral: Referral) -> list[User]:
 
 def _notify(referral: Referral, action: str, previous: ReferralStatus, now: datetime) -> None:
     sender = [referral.sender_user] if referral.sender_user.active else []
+    if referral.cross_border and _notify_cross_border(referral, action, previous, sender):
+        return
     if action == "send" or (action == "reopen" and previous != ReferralStatus.COMPLETED):
         notify(_recipient_staff(referral), "referral.received", referral=referral)
     elif action == "reopen":
@@ -406,17 +589,64 @@ def _notify(referral: Referral, action: str, previous: ReferralStatus, now: date
         notify(_recipient_staff(referral), "referral.withdrawn", referral=referral)
     elif action == "expire":
         notify(sender + _recipient_staff(referral), "referral.expired", referral=referral)
-        escalate_to = _sender_supervisors(referral)
-        notify(escalate_to, "referral.escalated", referral=referral)
-        record(
-            "referral.escalated",
-            actor=None,
-            object_type="referral",
-            object_id=referral.id,
-            case_id=referral.case_id,
-            member_state_code=referral.case.member_state_code,
-            details={"to": [u.id for u in escalate_to]},
+        _escalate(referral, _sender_supervisors(referral))
+
+
+def _notify_cross_border(referral: Referral, action: str, previous: ReferralStatus, sender: list[User]) -> bool:
+    """The focal points' part of a cross-border referral's notifications; False when the
+    domestic rules apply (the service's own answers, which the sender is told of)."""
+    sending_fp = _focal_point_staff(referral.origin_state_code)
+    receiving_fp = _focal_point_staff(referral.member_state_code)
+    if action in ("submit", "resubmit"):
+        notify(sending_fp, "referral.for_review", referral=referral)
+    elif action in ("approve", "forward"):
+        notify(receiving_fp, "referral.for_routing", referral=referral)
+        if action == "approve":
+            notify(sender, "referral.approved", referral=referral)
+    elif action == "return":
+        notify(sender, "referral.returned", referral=referral)
+    elif action == "route":
+        notify(_recipient_staff(referral), "referral.received", referral=referral)
+        notify(sender + sending_fp, "referral.routed", referral=referral)
+    elif action == "decline" and previous == ReferralStatus.FOCAL_POINT_ROUTING:
+        notify(sender + sending_fp, "referral.decline", referral=referral)
+    elif action == "withdraw" and previous in AT_FOCAL_POINT:
+        notify(
+            sending_fp if previous == ReferralStatus.FOCAL_POINT_REVIEW else receiving_fp,
+            "referral.withdrawn",
+            referral=referral,
         )
+    elif action == "expire" and previous in AT_FOCAL_POINT:
+        stuck = (
+            referral.origin_state_code if previous == ReferralStatus.FOCAL_POINT_REVIEW else referral.member_state_code
+        )
+        notify(sender + _focal_point_staff(stuck), "referral.expired", referral=referral)
+        _escalate(referral, _sender_supervisors(referral) + _focal_point_staff(stuck, Role.SUPERVISOR))
+    elif action in ("accept", "decline", "complete"):
+        # The service's answer: the sender as at home, and both focal points follow.
+        notify(sender + sending_fp + receiving_fp, f"referral.{action}", referral=referral)
+    elif action == "expire":
+        notify(sender + _recipient_staff(referral) + receiving_fp, "referral.expired", referral=referral)
+        _escalate(
+            referral, _sender_supervisors(referral) + _focal_point_staff(referral.member_state_code, Role.SUPERVISOR)
+        )
+    else:
+        return False
+    return True
+
+
+def _escalate(referral: Referral, users: list[User]) -> None:
+    escalate_to = list({u.id: u for u in users}.values())
+    notify(escalate_to, "referral.escalated", referral=referral)
+    record(
+        "referral.escalated",
+        actor=None,
+        object_type="referral",
+        object_id=referral.id,
+        case_id=referral.case_id,
+        member_state_code=referral.case.member_state_code,
+        details={"to": [u.id for u in escalate_to]},
+    )
 
 
 def expire(referral: Referral, *, now: datetime) -> None:
@@ -427,7 +657,7 @@ def remind(referral: Referral, *, now: datetime) -> None:
     before = _tracked(referral)
     referral.reminded_at = now
     db.session.flush()
-    notify(_recipient_staff(referral), "referral.due_soon", referral=referral)
+    notify(_waiting_on(referral), "referral.due_soon", referral=referral)
     record(
         "referral.reminded",
         actor=None,
@@ -475,11 +705,136 @@ def get_visible(actor: User, referral_id: str) -> tuple[Referral, Side]:
         )
         .where(Referral.id == referral_id)
     ).scalar_one_or_none()
-    if referral is not None and is_sender(actor, referral):
+    if referral is None:
+        raise NotFound()
+    if is_sending_focal_point(actor, referral):
+        return referral, Side.SENDING_FOCAL_POINT
+    if is_sender(actor, referral):
         return referral, Side.SENDER
-    if referral is not None and is_recipient(actor, referral):
+    if is_receiving_focal_point(actor, referral):
+        return referral, Side.RECEIVING_FOCAL_POINT
+    if is_recipient(actor, referral):
         return referral, Side.RECIPIENT
     raise NotFound()
+
+
+# -- identification on request (pseudonymised cross-border referrals) ---------------------
+
+
+def request_identity(actor: User, referral: Referral, reason: str, *, version: int) -> None:
+    """The receiving side asks the sender for the person's identification details."""
+    if not (is_receiving_focal_point(actor, referral) or is_recipient(actor, referral)):
+        raise PermissionDenied()
+    if referral.version != version:
+        raise Conflict()
+    if not identity_requestable(referral):
+        raise Conflict(_l("Identification details cannot be requested now. Reload the page."))
+    text = reason.strip()
+    if not text:
+        raise FieldError("reason", _l("Say why the service needs the person's identification details."))
+    if len(text) > MAX_TEXT:
+        raise FieldError("reason", _l("Use at most 2000 characters."))
+    side = Side.RECEIVING_FOCAL_POINT if is_receiving_focal_point(actor, referral) else Side.RECIPIENT
+    before = _identity_fields(referral)
+    now = utcnow()
+    referral.identity_requested_at = now
+    referral.identity_request = text
+    referral.identity_request_language = actor.preferred_language
+    referral.identity_decision = None
+    referral.identity_decided_at = None
+    _identity_event(actor, referral, "identity_requested", side, before=before, now=now)
+    notify(
+        ([referral.sender_user] if referral.sender_user.active else [])
+        + _focal_point_staff(referral.origin_state_code),
+        "referral.identity_requested",
+        referral=referral,
+    )
+
+
+def identity_requestable(referral: Referral) -> bool:
+    return (
+        referral.pseudonymised
+        and referral.status not in ENDED_STATUSES
+        and referral.identity_decision != IdentityDecision.RELEASED
+        and not identity_pending(referral)
+    )
+
+
+def identity_pending(referral: Referral) -> bool:
+    return referral.identity_requested_at is not None and referral.identity_decision is None
+
+
+def decide_identity(actor: User, referral: Referral, *, release: bool, version: int) -> None:
+    """The sending side releases the identification details, or does not."""
+    if not is_sender(actor, referral):
+        raise PermissionDenied()
+    if referral.version != version:
+        raise Conflict()
+    if not identity_pending(referral):
+        raise Conflict(_l("No request for identification details is waiting. Reload the page."))
+    side = Side.SENDING_FOCAL_POINT if is_sending_focal_point(actor, referral) else Side.SENDER
+    before = _identity_fields(referral)
+    now = utcnow()
+    referral.identity_decision = IdentityDecision.RELEASED if release else IdentityDecision.REFUSED
+    referral.identity_decided_at = now
+    action = "identity_released" if release else "identity_refused"
+    _identity_event(actor, referral, action, side, before=before, now=now)
+    told = _focal_point_staff(referral.member_state_code)
+    if referral.routed_at is not None:
+        told += _recipient_staff(referral)
+    notify(told, f"referral.{action}", referral=referral)
+
+
+def _identity_fields(referral: Referral) -> dict[str, Any]:
+    return {
+        "identity_requested_at": referral.identity_requested_at,
+        "identity_request": referral.identity_request,
+        "identity_decision": referral.identity_decision,
+    }
+
+
+def _identity_event(
+    actor: User, referral: Referral, action: str, side: Side, *, before: dict[str, Any], now: datetime
+) -> None:
+    changes = field_changes(before, _identity_fields(referral), personal=("identity_request",))
+    try:
+        db.session.flush()  # UPDATE ... WHERE version = read version
+    except StaleDataError:
+        raise Conflict() from None
+    record(
+        f"referral.{action}",
+        actor=actor,
+        object_type="referral",
+        object_id=referral.id,
+        case_id=referral.case_id,
+        details={"side": side.value, "changes": changes},
+    )
+    db.session.add(
+        ReferralEvent(
+            referral_id=referral.id,
+            at=now,
+            actor_id=actor.id,
+            side=side.value,
+            action=action,
+            from_status=referral.status.value,
+            to_status=referral.status.value,
+            details={},
+        )
+    )
+    db.session.flush()
+
+
+def record_refused(actor: User, action: str, field: str, *, case_id: str, referral_id: str | None = None) -> None:
+    """Bad input refused (nothing changed): which action and which field, codes only.
+    The caller has rolled back the attempt and commits this entry."""
+    record(
+        "referral.refused",
+        actor=actor,
+        object_type="referral",
+        object_id=referral_id,
+        case_id=case_id,
+        details={"attempted": action, "field": field},
+    )
 
 
 def record_form_viewed(actor: User, case: Case, suggested: list[str]) -> None:
@@ -551,6 +906,82 @@ def sent(actor: User) -> list[Referral]:
     )
     record("referral.list_viewed", actor=actor, object_type="referral", details={"shown": [r.id for r in rows]})
     return rows
+
+
+@dataclass
+class CountryCount:
+    country: str
+    incoming_open: int = 0
+    incoming_total: int = 0
+    outgoing_open: int = 0
+    outgoing_total: int = 0
+
+
+@dataclass
+class Desk:
+    waiting: list[Referral]  # for this focal point to approve or route, nearest deadline first
+    overdue: list[Referral]  # cross-border referrals of this country past a deadline, at any stage
+    incoming: list[Referral]  # newest first
+    outgoing: list[Referral]
+    counts: list[CountryCount]  # by the other country
+
+
+def desk(actor: User, *, now: datetime) -> Desk:
+    """The focal point's cross-border desk: six indexed reads, however many referrals."""
+    if actor.role != Role.FOCAL_POINT:
+        raise PermissionDenied()
+    mine = or_(incoming_filter(actor), outgoing_filter(actor))
+    base = select(Referral).options(
+        joinedload(Referral.service), joinedload(Referral.case), joinedload(Referral.sender_agency)
+    )
+    waiting = base.where(
+        or_(
+            and_(outgoing_filter(actor), Referral.status == ReferralStatus.FOCAL_POINT_REVIEW),
+            and_(incoming_filter(actor), Referral.status == ReferralStatus.FOCAL_POINT_ROUTING),
+        )
+    ).order_by(Referral.due_at)
+    overdue = base.where(mine, Referral.status.in_(DEADLINE_RUNNING), Referral.due_at < now).order_by(Referral.due_at)
+    incoming = base.where(incoming_filter(actor)).order_by(Referral.created_at.desc())
+    outgoing = base.where(outgoing_filter(actor)).order_by(Referral.created_at.desc())
+    rows = [list(db.session.execute(q.limit(LIST_LIMIT)).scalars()) for q in (waiting, overdue, incoming, outgoing)]
+    counts: dict[str, CountryCount] = {}
+    is_open = sql_case((Referral.status.in_(OPEN_STATUSES), 1), else_=0)
+    for direction, other, condition in (
+        ("incoming", Referral.origin_state_code, incoming_filter(actor)),
+        ("outgoing", Referral.member_state_code, outgoing_filter(actor)),
+    ):
+        grouped = db.session.execute(
+            select(other, func.sum(is_open), func.count()).where(condition).group_by(other)
+        ).all()
+        for country, open_count, total in grouped:
+            row = counts.setdefault(country, CountryCount(country))
+            setattr(row, f"{direction}_open", int(open_count or 0))
+            setattr(row, f"{direction}_total", int(total))
+    record(
+        "referral.desk_viewed",
+        actor=actor,
+        object_type="referral",
+        details={"shown": sorted({r.id for group in rows for r in group})},
+    )
+    waiting_rows, overdue_rows, incoming_rows, outgoing_rows = rows
+    return Desk(
+        waiting=waiting_rows,
+        overdue=overdue_rows,
+        incoming=incoming_rows,
+        outgoing=outgoing_rows,
+        counts=sorted(counts.values(), key=lambda c: c.country),
+    )
+
+
+ROUTING_CHOICES = 100
+
+
+def routing_choices(referral: Referral) -> list[Suggestion]:
+    """Services of the receiving country for its focal point to route to, best first; the
+    sender's choice is always among them while it can still receive referrals."""
+    suggestions = suggestions_for(referral.case, country=referral.member_state_code, limit=ROUTING_CHOICES)
+    chosen = [s for s in suggestions if s.service.id == referral.service_id]
+    return chosen + [s for s in suggestions if s.service.id != referral.service_id]
 
 
 def of_case(case: Case) -> list[Referral]:

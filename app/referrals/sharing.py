@@ -1,7 +1,9 @@
 """What a recipient sees of a case: only the parts the sender shared, and always the risk.
 
 Built from the case, its person and its latest identification; every read is audited
-with the parts shown.
+with the parts shown. A pseudonymised cross-border referral shows of the person only the
+year of birth, sex and citizenship, and the case's reference instead of a name, until the
+sender releases the identification details on request.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from app.identification.catalogue import Catalogue
 from app.identification.records import catalogue_of
 from app.referrals.matching import latest_identification
 from app.referrals.models import Referral
-from app.referrals.vocabulary import SharedPart
+from app.referrals.vocabulary import PSEUDONYMISED_PARTS, IdentityDecision, SharedPart
 
 
 @dataclass
@@ -51,6 +53,9 @@ class SharedCase:
     catalogue: Catalogue | None = None
     assessment: Assessment | None = None
     notes: list[CaseNote] = field(default_factory=list)
+    pseudonymised: bool = False
+    birth_year: int | None = None
+    identity_released: bool = False
 
 
 def _age(person: Any, today: date) -> int | None:
@@ -61,6 +66,14 @@ def _age(person: Any, today: date) -> int | None:
     return age
 
 
+def _birth_year(person: Any, today: date) -> int | None:
+    if person.date_of_birth:
+        return date.fromisoformat(person.date_of_birth).year
+    if person.estimated_age is not None:
+        return today.year - int(person.estimated_age)
+    return None
+
+
 def shared_case(actor: User, referral: Referral, today: date) -> SharedCase:
     """The shared parts of the referral's case; the caller has checked access."""
     case = referral.case
@@ -68,14 +81,25 @@ def shared_case(actor: User, referral: Referral, today: date) -> SharedCase:
     row = latest_identification(case)
     content = content_of(row) if row else {}
     parts = frozenset(SharedPart(p) for p in referral.shared_parts)
+    released = referral.identity_decision == IdentityDecision.RELEASED
+    pseudonymised = referral.pseudonymised and not released
+    if referral.pseudonymised:
+        # Whatever the parts say, nothing identifying travels; released identity adds the names.
+        parts = frozenset(p for p in parts if p in PSEUDONYMISED_PARTS) | ({SharedPart.IDENTITY} if released else set())
     shared = SharedCase(
         reference=case.reference,
         presumed_child=case.presumed_child,
         risk_level=RiskLevel(content.get("risk_level", RiskLevel.NONE_KNOWN.value)),
         risk_note=content.get("risk_note", ""),
         parts=parts,
+        pseudonymised=pseudonymised,
+        identity_released=released,
     )
-    if SharedPart.PROFILE in parts:
+    if SharedPart.PROFILE in parts and pseudonymised:
+        shared.gender = person.gender
+        shared.birth_year = _birth_year(person, today)
+        shared.citizenships = list(person.citizenships or [])
+    elif SharedPart.PROFILE in parts:
         shared.gender = person.gender
         shared.age = _age(person, today)
         shared.languages = list(person.languages or [])
@@ -117,6 +141,7 @@ def shared_case(actor: User, referral: Referral, today: date) -> SharedCase:
         details={
             "case": case.id,
             "parts": sorted(p.value for p in parts),
+            "pseudonymised": pseudonymised,
             "identification": row.id if row else None,
             "notes": [n.id for n in shared.notes],
         },

@@ -19,6 +19,11 @@ class ReferralStatus(enum.StrEnum):
     WITHDRAWN = "withdrawn"
     EXPIRED = "expired"
     REOPENED = "reopened"
+    # Cross-border stages, before the service (issue 5): the sending country's focal point
+    # approves or returns to the sender; the receiving country's routes to a local service.
+    FOCAL_POINT_REVIEW = "focal_point_review"
+    RETURNED = "returned"
+    FOCAL_POINT_ROUTING = "focal_point_routing"
 
     @property
     def title(self) -> LazyString:
@@ -36,12 +41,25 @@ STATUS_TITLES = {
     ReferralStatus.WITHDRAWN: _l("Withdrawn"),
     ReferralStatus.EXPIRED: _l("Expired"),
     ReferralStatus.REOPENED: _l("Reopened"),
+    ReferralStatus.FOCAL_POINT_REVIEW: _l("At the sending focal point"),
+    ReferralStatus.RETURNED: _l("Returned to the sender"),
+    ReferralStatus.FOCAL_POINT_ROUTING: _l("At the receiving focal point"),
 }
 
 # Waiting for the recipient's decision: the response deadline runs.
 AWAITING_DECISION = (ReferralStatus.SENT, ReferralStatus.ACKNOWLEDGED, ReferralStatus.REOPENED)
+# Waiting for a focal point: that stage's deadline runs.
+AT_FOCAL_POINT = (ReferralStatus.FOCAL_POINT_REVIEW, ReferralStatus.FOCAL_POINT_ROUTING)
+# Every status whose deadline the deadline job watches.
+DEADLINE_RUNNING = (*AWAITING_DECISION, *AT_FOCAL_POINT)
 # Open: at most one per case and service.
-OPEN_STATUSES = (*AWAITING_DECISION, ReferralStatus.DRAFT, ReferralStatus.ACCEPTED, ReferralStatus.IN_PROGRESS)
+OPEN_STATUSES = (
+    *DEADLINE_RUNNING,
+    ReferralStatus.DRAFT,
+    ReferralStatus.RETURNED,
+    ReferralStatus.ACCEPTED,
+    ReferralStatus.IN_PROGRESS,
+)
 # Ended: the recipient keeps access for the grace period only.
 ENDED_STATUSES = (
     ReferralStatus.COMPLETED,
@@ -160,3 +178,27 @@ class Side(enum.StrEnum):
     SENDER = "sender"
     RECIPIENT = "recipient"
     SYSTEM = "system"
+    SENDING_FOCAL_POINT = "sending_fp"  # the focal point of the sender's country
+    RECEIVING_FOCAL_POINT = "receiving_fp"  # the focal point of the service's country
+
+
+# In pseudonymised mode only these parts may travel (the profile reduced to year of birth,
+# sex and citizenship); identity is released on request.
+PSEUDONYMISED_PARTS = (SharedPart.PROFILE, SharedPart.NEEDS, SharedPart.ASSESSMENT)
+
+
+class IdentityDecision(enum.StrEnum):
+    """The sender's answer to the receiving side's request for identification details."""
+
+    RELEASED = "released"
+    REFUSED = "refused"
+
+    @property
+    def title(self) -> LazyString:
+        return IDENTITY_DECISION_TITLES[self]
+
+
+IDENTITY_DECISION_TITLES = {
+    IdentityDecision.RELEASED: _l("Identification details released"),
+    IdentityDecision.REFUSED: _l("Identification details not released"),
+}

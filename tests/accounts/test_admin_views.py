@@ -230,6 +230,9 @@ def test_system_admin_edits_member_state_settings(app: Flask, client: FlaskClien
         "referral_emergency_hours": "2",
         "referral_urgent_hours": "24",
         "referral_routine_working_days": "5",
+        "focal_point_emergency_hours": "2",
+        "focal_point_urgent_hours": "24",
+        "focal_point_routine_working_days": "2",
     }
     wrong_kind = client.post("/admin/member-states/FR", data={**base, "focal_point_agency_id": str(police.id)})
     assert "Not a valid choice" in wrong_kind.get_data(as_text=True)
@@ -291,6 +294,9 @@ def base_fp(version: int) -> dict[str, str]:
         "referral_emergency_hours": "2",
         "referral_urgent_hours": "24",
         "referral_routine_working_days": "5",
+        "focal_point_emergency_hours": "2",
+        "focal_point_urgent_hours": "24",
+        "focal_point_routine_working_days": "2",
         "version": str(version),
     }
 
@@ -324,6 +330,9 @@ def test_focal_point_edits_only_its_own_countrys_settings(app: Flask) -> None:
             "referral_emergency_hours": "2",
             "referral_urgent_hours": "24",
             "referral_routine_working_days": "5",
+            "focal_point_emergency_hours": "2",
+            "focal_point_urgent_hours": "24",
+            "focal_point_routine_working_days": "2",
             "focal_point_agency_id": str(other_focal.id),  # the issue: the focal point may hand over
             "version": str(version),
         },

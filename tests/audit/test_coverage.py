@@ -21,7 +21,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from app.accounts.models import User
+from app.accounts.models import MemberState, User
 from app.accounts.roles import AgencyKind, Role
 from app.audit.models import AuditEntry
 from app.audit.services import verify_chain
@@ -34,10 +34,12 @@ from app.identification import records
 from app.identification.vocabulary import ExploitationForm
 from app.privacy import services as privacy
 from app.privacy.models import GivenBy
+from app.referrals import services as referral_services
 from app.referrals.models import Referral
 from tests.factories import (
     make_agency,
     make_case,
+    make_focal_point,
     make_organization,
     make_referral,
     make_service,
@@ -63,6 +65,7 @@ SECRETS = (
     "Bed for tonight",  # a referral's purpose
     "Found at the station",  # an amendment
     "Officer on night duty found her",  # a break-glass justification
+    "Court hearing",  # why the receiving side asks for identification details
 )
 
 
@@ -80,6 +83,11 @@ class World:
     referral_version: int
     second_service_id: str  # covered by consent, no referral yet
     duplicate_id: int
+    abroad_referral_id: str  # pseudonymised, to Romania, approved: at the Romanian focal point
+    abroad_version: int
+    abroad_service_id: str
+    asked_referral_id: str  # the same, whose identification details the Romanian side asked for
+    asked_version: int
 
 
 def _identification() -> records.IdentificationData:
@@ -123,7 +131,10 @@ def build_world() -> World:
         "focal_point": make_user(Role.FOCAL_POINT, focal, totp_secret=new_totp_secret()),
         "supervisor": make_user(Role.SUPERVISOR, police, totp_secret=new_totp_secret()),
         "outsider": make_user(Role.FRONTLINE, elsewhere, totp_secret=new_totp_secret()),
+        "ro_focal": make_focal_point("RO"),
     }
+    db.session.get(MemberState, "FR").focal_point_agency_id = focal.id
+    romanian = make_agency("RO", AgencyKind.SHELTER, name="Shelter Iasi")
     officer = users["frontline"]
     submitted = records.start_draft(officer)
     case = records.submit(officer, submitted, _identification()).case
@@ -139,7 +150,7 @@ def build_world() -> World:
             language="ro",
             assistance_referral=True,
             data_sharing=True,
-            cross_border=False,
+            cross_border=True,
             explained="Explained in Romanian",
             recipients="",
             organization_ids=[shelter_service.organization_id, second_service.organization_id],
@@ -154,6 +165,14 @@ def build_world() -> World:
     )
     db.session.add(duplicate)
     db.session.commit()
+    romanian_organization = make_organization(romanian)
+    abroad, asked = (
+        make_referral(officer, case, make_service(romanian_organization), pseudonymised=True) for _ in range(2)
+    )
+    for sent in (abroad, asked):
+        referral_services.transition(users["focal_point"], sent, "approve", version=sent.version)
+    referral_services.request_identity(users["ro_focal"], asked, "Court hearing", version=asked.version)
+    db.session.commit()
     return World(
         users={key: user.id for key, user in users.items()},
         case_id=case.id,
@@ -167,6 +186,11 @@ def build_world() -> World:
         referral_version=referral.version,
         second_service_id=second_service.id,
         duplicate_id=duplicate.id,
+        abroad_referral_id=abroad.id,
+        abroad_version=abroad.version,
+        abroad_service_id=abroad.service_id,
+        asked_referral_id=asked.id,
+        asked_version=asked.version,
     )
 
 
@@ -407,6 +431,50 @@ ROWS: tuple[Row, ...] = (
         ("referral.acknowledge",),
         form=lambda w: {"version": w.referral_version},
         check=lambda e, w: e.details["changes"]["status"] == {"from": "sent", "to": "acknowledged"},
+    ),
+    Row(
+        "referrals.desk",
+        "focal_point",
+        "GET",
+        lambda w: "/referrals/desk",
+        ("referral.desk_viewed",),
+        about_case=False,
+        check=lambda e, w: w.abroad_referral_id in e.details["shown"],
+    ),
+    Row(
+        "referrals.detail",
+        "ro_focal",
+        "GET",
+        lambda w: f"/referrals/{w.abroad_referral_id}",
+        ("referral.shared_viewed",),
+        check=lambda e, w: e.object_id == w.abroad_referral_id and e.details["pseudonymised"] is True,
+    ),
+    Row(
+        "referrals.act",
+        "ro_focal",
+        "POST",
+        lambda w: f"/referrals/{w.abroad_referral_id}/route",
+        ("referral.route",),
+        form=lambda w: {"version": w.abroad_version, "service_id": w.abroad_service_id},
+        check=lambda e, w: e.details["changes"]["status"] == {"from": "focal_point_routing", "to": "sent"},
+    ),
+    Row(
+        "referrals.request_identity",
+        "ro_focal",
+        "POST",
+        lambda w: f"/referrals/{w.abroad_referral_id}/identity/request",
+        ("referral.identity_requested",),
+        form=lambda w: {"version": w.abroad_version, "reason": "Court hearing next week"},
+        check=lambda e, w: e.object_id == w.abroad_referral_id and e.details["side"] == "receiving_fp",
+    ),
+    Row(
+        "referrals.decide_identity",
+        "frontline",
+        "POST",
+        lambda w: f"/referrals/{w.asked_referral_id}/identity/release",
+        ("referral.identity_released",),
+        form=lambda w: {"version": w.asked_version},
+        check=lambda e, w: e.object_id == w.asked_referral_id,
     ),
     Row(
         "audit.case_trail",

@@ -129,25 +129,34 @@ def assert_accessible(page: Page) -> None:
 
 
 @pytest.fixture(scope="session")
-def french_catalog() -> gettext.NullTranslations:
-    """The compiled French catalogue, as ``make translations`` builds it; (re)compiled here when
-    it is missing or older than its source, so the app and the test read the same messages."""
-    po = TRANSLATIONS / "fr" / "LC_MESSAGES" / "messages.po"
-    mo = po.with_suffix(".mo")
-    if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
-        done = subprocess.run(
-            [sys.executable, "-m", "babel.messages.frontend", "compile", "-d", str(TRANSLATIONS)],
-            capture_output=True,
-            text=True,
-            check=False,
-        )
-        if done.returncode != 0:
-            pytest.fail(f"Compiling the translations failed:\n{done.stdout}{done.stderr}")
-        # Flask-Babel keeps loaded catalogues process-wide: forget any loaded before this compile.
-        from app.extensions import babel
+def catalogs() -> Callable[[str], gettext.NullTranslations]:
+    """The compiled catalogue of a language, as ``make translations`` builds it; (re)compiled
+    here when missing or older than its source, so the app and the test read the same messages."""
 
-        loaded = vars(babel).get("domain_instance")  # a cached property, absent until first use
-        if loaded is not None:
-            loaded.cache.clear()
-    with mo.open("rb") as handle:
-        return gettext.GNUTranslations(handle)
+    def catalog(language: str) -> gettext.NullTranslations:
+        po = TRANSLATIONS / language / "LC_MESSAGES" / "messages.po"
+        mo = po.with_suffix(".mo")
+        if not mo.exists() or mo.stat().st_mtime < po.stat().st_mtime:
+            done = subprocess.run(
+                [sys.executable, "-m", "babel.messages.frontend", "compile", "-d", str(TRANSLATIONS)],
+                capture_output=True,
+                text=True,
+                check=False,
+            )
+            if done.returncode != 0:
+                pytest.fail(f"Compiling the translations failed:\n{done.stdout}{done.stderr}")
+            # Flask-Babel keeps loaded catalogues process-wide: forget any loaded before this compile.
+            from app.extensions import babel
+
+            loaded = vars(babel).get("domain_instance")  # a cached property, absent until first use
+            if loaded is not None:
+                loaded.cache.clear()
+        with mo.open("rb") as handle:
+            return gettext.GNUTranslations(handle)
+
+    return catalog
+
+
+@pytest.fixture(scope="session")
+def french_catalog(catalogs: Callable[[str], gettext.NullTranslations]) -> gettext.NullTranslations:
+    return catalogs("fr")

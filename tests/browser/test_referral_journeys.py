@@ -42,6 +42,22 @@ def _directory(app: Flask) -> dict[str, str]:
         return {"police": str(police.id)}
 
 
+def identify(page: Page, family_name: str, *, age: int) -> str:
+    """Submit an identification (sexual exploitation, a bed needed tonight); the case's reference."""
+    page.get_by_role("link", name="My cases").first.click()
+    page.get_by_role("button", name="Start an identification").click()
+    page.get_by_label("Date of the encounter").fill("2026-11-20")
+    page.get_by_label("How the person was met").select_option("police_operation")
+    page.get_by_label("Family name").fill(family_name)
+    page.get_by_label("Estimated age in years").fill(str(age))
+    page.get_by_label("Sexual exploitation").check()
+    page.get_by_label("Needs a safe place to sleep tonight").check()
+    page.get_by_role("button", name="Save and show the matching indicators").click()
+    page.get_by_role("button", name="Submit identification").click()
+    expect(page.get_by_role("status")).to_contain_text("The identification is submitted")
+    return page.get_by_role("heading", level=1).inner_text().split()[-1]
+
+
 def _record_consent(page: Page, organisations: list[str]) -> None:
     page.get_by_role("link", name="Record consent").first.click()
     page.get_by_label("Consent given by").select_option("person")
@@ -82,18 +98,7 @@ def test_officer_refers_to_a_shelter_which_accepts_and_completes(app: Flask, new
     _directory(app)
     officer = new_page()
     sign_in(officer, "officer@example.org")
-    officer.get_by_role("link", name="My cases").first.click()
-    officer.get_by_role("button", name="Start an identification").click()
-    officer.get_by_label("Date of the encounter").fill("2026-11-20")
-    officer.get_by_label("How the person was met").select_option("police_operation")
-    officer.get_by_label("Family name").fill("Popescu")
-    officer.get_by_label("Estimated age in years").fill("30")
-    officer.get_by_label("Sexual exploitation").check()
-    officer.get_by_label("Needs a safe place to sleep tonight").check()
-    officer.get_by_role("button", name="Save and show the matching indicators").click()
-    officer.get_by_role("button", name="Submit identification").click()
-    expect(officer.get_by_role("status")).to_contain_text("The identification is submitted")
-    reference = officer.get_by_role("heading", level=1).inner_text().split()[-1]
+    reference = identify(officer, "Popescu", age=30)
 
     _record_consent(officer, ["Foyer Sainte-Claire"])
     _refer(officer, "Emergency beds", "Emergency")

@@ -67,6 +67,9 @@ def test_member_state_clock_settings(app: Flask, client: FlaskClient) -> None:
         "referral_emergency_hours": "3",
         "referral_urgent_hours": "12",
         "referral_routine_working_days": "4",
+        "focal_point_emergency_hours": "2",
+        "focal_point_urgent_hours": "24",
+        "focal_point_routine_working_days": "2",
         "audit_retention_months": "120",
     }
     short = client.post("/admin/member-states/DE", data={**base, "reflection_period_days": "20"})

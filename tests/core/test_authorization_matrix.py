@@ -146,6 +146,14 @@ def referral_in_scope(role: str, scope: str) -> int:
     return case_in_scope(role, scope)
 
 
+def identity_decision(role: str, scope: str) -> int:
+    """Only the sending side decides (a stale form here: 409); the service may not (403)."""
+    seen = referral_in_scope(role, scope)
+    if seen != 200:
+        return seen
+    return 403 if role == Role.CASEWORKER.value else 409
+
+
 MANAGERS = {Role.FOCAL_POINT, Role.AGENCY_ADMIN, Role.SYSTEM_ADMIN}
 
 
@@ -289,6 +297,17 @@ EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
         "POST",
         lambda w, s: f"/referrals/{w.referrals[s]}/withdraw",
         lambda r, s: 409 if referral_in_scope(r, s) == 200 else referral_in_scope(r, s),
+    ),
+    "referrals.desk": ("GET", lambda w, s: "/referrals/desk", only({Role.FOCAL_POINT}, 200)),
+    "referrals.request_identity": (
+        "POST",
+        lambda w, s: f"/referrals/{w.referrals[s]}/identity/request",
+        lambda r, s: 400 if referral_in_scope(r, s) == 200 else referral_in_scope(r, s),
+    ),
+    "referrals.decide_identity": (
+        "POST",
+        lambda w, s: f"/referrals/{w.referrals[s]}/identity/release",
+        identity_decision,
     ),
     "notifications.index": ("GET", lambda w, s: "/notifications/", signed_in(200)),
     "notifications.mark_read": ("POST", lambda w, s: "/notifications/0/read", signed_in(404)),

@@ -288,6 +288,9 @@ def member_state_edit(code: str) -> ResponseReturnValue:
             referral_emergency_hours=form.referral_emergency_hours.data or 0,
             referral_urgent_hours=form.referral_urgent_hours.data or 0,
             referral_routine_working_days=form.referral_routine_working_days.data or 0,
+            focal_point_emergency_hours=form.focal_point_emergency_hours.data or 0,
+            focal_point_urgent_hours=form.focal_point_urgent_hours.data or 0,
+            focal_point_routine_working_days=form.focal_point_routine_working_days.data or 0,
         )
         try:
             services.update_member_state(current_user, state, data, version=int(form.version.data or 0))
