@@ -77,6 +77,30 @@ def _decoded_key(value: str) -> bytes | None:
         return None
 
 
+def _federation_problems(settings: dict[str, Any]) -> list[str]:
+    problems = []
+    if settings.get("FEDERATION_SIGNING_KEY"):
+        seed = _decoded_key(str(settings["FEDERATION_SIGNING_KEY"]))
+        if seed is None or len(seed) != 32:
+            problems.append("FEDERATION_SIGNING_KEY must be base64url of a 32-byte Ed25519 private key")
+    for item in settings.get("FEDERATION_ENCRYPTION_KEYS") or []:
+        raw = _decoded_key(item)
+        if raw is None or len(raw) != 32:
+            problems.append("FEDERATION_ENCRYPTION_KEYS must list base64url 32-byte X25519 private keys")
+            break
+    if settings.get("FEDERATION_BASE_URL") and not (
+        settings.get("FEDERATION_COUNTRY")
+        and settings.get("FEDERATION_SIGNING_KEY")
+        and settings.get("FEDERATION_ENCRYPTION_KEYS")
+    ):
+        problems.append(
+            "FEDERATION_BASE_URL needs FEDERATION_COUNTRY, FEDERATION_SIGNING_KEY and FEDERATION_ENCRYPTION_KEYS"
+        )
+    if settings.get("APP_ENV") == "production" and settings.get("FEDERATION_ALLOW_LOCAL_HTTP"):
+        problems.append("FEDERATION_ALLOW_LOCAL_HTTP is for tests and demonstrations, never production")
+    return problems
+
+
 def _secret_problems(settings: dict[str, Any]) -> list[str]:
     """Check the form of the secrets, so a typo fails at start-up and not at first use."""
     problems = []
@@ -98,6 +122,7 @@ def _secret_problems(settings: dict[str, Any]) -> list[str]:
     seed = _decoded_key(str(settings["AUDIT_SIGNING_KEY"]))
     if seed is None or len(seed) != 32:
         problems.append("AUDIT_SIGNING_KEY must be base64url of a 32-byte Ed25519 private key")
+    problems += _federation_problems(settings)
     for item in settings.get("AUDIT_RETIRED_PUBLIC_KEYS") or []:
         public = _decoded_key(item)
         if public is None or len(public) != 32:
@@ -193,6 +218,23 @@ class BaseConfig:
     TRUSTED_PROXY_COUNT = _env_int("TRUSTED_PROXY_COUNT", 0)
     HSTS = True
     PREFERRED_URL_SCHEME = "https"
+
+    # Federation (docs/FEDERATION.md): this installation's address and country as its peers
+    # know them, its Ed25519 signing key and its X25519 decryption keys (base64url of the
+    # 32-byte private keys, `flask federation keygen`; the first decryption key is current,
+    # the others are kept during a rollover). Unset: no packages are sent or received.
+    FEDERATION_BASE_URL: str | None = os.environ.get("FEDERATION_BASE_URL")
+    FEDERATION_COUNTRY: str | None = os.environ.get("FEDERATION_COUNTRY")
+    FEDERATION_SIGNING_KEY: str | None = os.environ.get("FEDERATION_SIGNING_KEY")
+    FEDERATION_ENCRYPTION_KEYS: list[str] = _env_list("FEDERATION_ENCRYPTION_KEYS", [])
+    # Plain http:// addresses of peers on 127.0.0.1 only (two installations on one machine,
+    # in tests and demonstrations). Never in production.
+    FEDERATION_ALLOW_LOCAL_HTTP = _env_bool("FEDERATION_ALLOW_LOCAL_HTTP", False)
+    FEDERATION_TIMEOUT_SECONDS = _env_int("FEDERATION_TIMEOUT_SECONDS", 10)
+    FEDERATION_MAX_BACKOFF_SECONDS = _env_int("FEDERATION_MAX_BACKOFF_SECONDS", 3600)
+    FEDERATION_INBOX_LIMIT = os.environ.get("FEDERATION_INBOX_LIMIT", "600/minute")
+    # Deliver a queued package at once (a job after the commit); the periodic tick retries.
+    FEDERATION_DELIVER_AT_ONCE = _env_bool("FEDERATION_DELIVER_AT_ONCE", True)
 
     # Internationalisation
     # English, French, German, Romanian, Bulgarian: every catalogue and indicator text complete.

@@ -130,9 +130,11 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(audit_bp)
     app.register_blueprint(emergency_bp)
 
-    from app.federation import models as federation_models
+    from app.federation.views import api as federation_api
+    from app.federation.views import bp as federation_bp
 
-    assert federation_models  # no pages yet (the trust list is kept with `flask federation`)
+    app.register_blueprint(federation_bp)
+    app.register_blueprint(federation_api)
 
 
 def _register_template_helpers(app: Flask) -> None:
@@ -142,6 +144,7 @@ def _register_template_helpers(app: Flask) -> None:
     from app import audit as audit_perms
     from app import cases as case_perms
     from app import directory as directory_perms
+    from app import federation as federation_perms
     from app import referrals as referral_perms
     from app.accounts.roles import Role, has_permission
     from app.cases.vocabulary import EVENT_TITLES
@@ -186,6 +189,7 @@ def _register_template_helpers(app: Flask) -> None:
             "audit_perms": audit_perms,
             "directory_perms": directory_perms,
             "referral_perms": referral_perms,
+            "federation_perms": federation_perms,
             "event_titles": EVENT_TITLES,
             "amendable_titles": AMENDABLE_TITLES,
         }

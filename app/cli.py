@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from typing import Any
 
@@ -336,6 +337,38 @@ def federation_revoke_key(kid: str) -> None:
     with expecting_writes():
         _trust_list_change(lambda: trust.revoke_key(None, kid, now=utcnow()))
     click.echo(f"Key {kid} revoked.")
+
+
+@federation_group.command("keygen")
+def federation_keygen() -> None:
+    """Print fresh private keys for FEDERATION_SIGNING_KEY and FEDERATION_ENCRYPTION_KEYS
+    (keep them as secrets; during a rollover list the new encryption key first)."""
+    from app.federation.identity import new_keys
+
+    for name, value in new_keys().items():
+        click.echo(f"{name}={value}")
+
+
+@federation_group.command("identity")
+@with_appcontext
+def federation_identity() -> None:
+    """Print this installation's address and public keys (JWKs) for the peers' trust lists."""
+    from app.federation import identity
+
+    if not identity.enabled():
+        raise click.ClickException("federation is not configured (FEDERATION_BASE_URL)")
+    click.echo(f"{identity.us().installation} {identity.us().country}")
+    for jwk in identity.public_jwks():
+        click.echo(json.dumps(jwk, sort_keys=True))
+
+
+@federation_group.command("deliver")
+@with_appcontext
+def federation_deliver() -> None:
+    """Deliver the packages that are due now (the periodic tick does this too)."""
+    from app.periodic import federation_tick
+
+    click.echo(federation_tick())
 
 
 @federation_group.command("list")

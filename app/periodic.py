@@ -19,7 +19,8 @@ from app.core import jobs
 
 DEADLINE_TICK = "app.periodic.deadline_tick"
 AUDIT_TICK = "app.periodic.audit_tick"
-PERIODIC_JOBS = (DEADLINE_TICK, AUDIT_TICK)
+FEDERATION_TICK = "app.periodic.federation_tick"
+PERIODIC_JOBS = (DEADLINE_TICK, AUDIT_TICK, FEDERATION_TICK)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,17 @@ def deadline_tick() -> TickCounts:
         db.session.rollback()
         raise
     return TickCounts(reminded=len(result.reminded), expired=len(result.expired), skipped=result.skipped)
+
+
+def federation_tick() -> str:
+    """Deliver the federation packages that are due (retries after back-off); a summary."""
+    from app.core.db import utcnow
+    from app.federation import identity, transport
+
+    if not identity.enabled():
+        return "federation not configured"
+    counts = transport.deliver_due(utcnow())
+    return f"{counts.delivered} delivered, {counts.retrying} to retry, {counts.refused} refused by the peer"
 
 
 @dataclass(frozen=True)

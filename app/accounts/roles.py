@@ -8,7 +8,7 @@ from flask_babel import LazyString
 from flask_babel import lazy_gettext as _l
 
 from app import accounts as perms
-from app import audit, cases, directory, identification, referrals
+from app import audit, cases, directory, federation, identification, referrals
 
 
 class Role(enum.StrEnum):
@@ -125,6 +125,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[str]] = {
         perms.VIEW_DIRECTORY_OF_AGENCIES.name,
         directory.VIEW_DIRECTORY.name,
         directory.MANAGE_DIRECTORY.name,
+        federation.MANAGE_TRUST_LIST.name,
     },
 }
 

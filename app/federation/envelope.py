@@ -171,12 +171,25 @@ def _verify(signed: str, trusted: Callable[[str], Peer | None]) -> tuple[dict[st
     return package, peer, kid
 
 
-def _party(value: Any) -> Party:
+_LOCAL_HTTP = re.compile(r"^http://127\.0\.0\.1(:\d{1,5})?$")
+
+
+def valid_installation_url(url: str, *, allow_local_http: bool = False) -> bool:
+    """An installation's base URL: https://..., or (tests and demonstrations only, when
+    allowed) http://127.0.0.1:port."""
+    if len(url) > 200 or " " in url or url.endswith("/"):
+        return False
+    if url.startswith("https://") and len(url) > len("https://"):
+        return True
+    return allow_local_http and bool(_LOCAL_HTTP.match(url))
+
+
+def _party(value: Any, allow_local_http: bool) -> Party:
     if (
         not isinstance(value, dict)
         or set(value) != {"installation", "country"}
         or not isinstance(value["installation"], str)
-        or not value["installation"].startswith("https://")
+        or not valid_installation_url(value["installation"], allow_local_http=allow_local_http)
         or not isinstance(value["country"], str)
         or not _COUNTRY.match(value["country"])
     ):
@@ -184,7 +197,9 @@ def _party(value: Any) -> Party:
     return Party(value["installation"], value["country"])
 
 
-def _checked(package: dict[str, Any]) -> tuple[str, str, datetime, Party, Party, dict[str, Any]]:
+def _checked(
+    package: dict[str, Any], allow_local_http: bool
+) -> tuple[str, str, datetime, Party, Party, dict[str, Any]]:
     expected = {"schema", "id", "kind", "issued_at", "sender", "recipient", "body"}
     if set(package) != expected or package["schema"] != SCHEMA:
         raise PackageRefused("malformed")
@@ -202,8 +217,8 @@ def _checked(package: dict[str, Any]) -> tuple[str, str, datetime, Party, Party,
         package_id,
         package["kind"],
         issued_at,
-        _party(package["sender"]),
-        _party(package["recipient"]),
+        _party(package["sender"], allow_local_http),
+        _party(package["recipient"], allow_local_http),
         package["body"],
     )
 
@@ -218,6 +233,7 @@ def open_package(
     now: datetime,
     max_age: timedelta = timedelta(hours=24),
     clock_skew: timedelta = timedelta(minutes=5),
+    allow_local_http: bool = False,
 ) -> OpenedPackage:
     """Decrypt, verify and check a received package, or raise PackageRefused(code).
 
@@ -235,7 +251,7 @@ def open_package(
             raise PackageRefused("malformed") from None
     signed = _decrypt(token.strip(), decryption_keys)
     package, peer, kid = _verify(signed, trusted)
-    package_id, kind, issued_at, sender, recipient, body = _checked(package)
+    package_id, kind, issued_at, sender, recipient, body = _checked(package, allow_local_http)
     if sender != peer.party:
         raise PackageRefused("sender_mismatch")  # a trusted key speaking for someone else
     if recipient != us:

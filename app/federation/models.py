@@ -5,10 +5,11 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import Boolean, DateTime, ForeignKey, Integer, String, Text
+from sqlalchemy import Boolean, CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.core.db import Base, enum_column, utcnow
+from app.core.encrypted_fields import EncryptedText, encrypted
 
 
 class KeyUse(enum.StrEnum):
@@ -45,3 +46,51 @@ class FederationKey(Base):
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
 
     peer: Mapped[FederationPeer] = relationship(back_populates="keys")
+
+
+class FederationOutbox(Base):
+    """A package waiting to be delivered to a peer, or delivered. Stored sealed (signed and
+    encrypted to the peer): nothing here is readable at rest without the peer's key.
+    Retried with back-off until the peer takes it; a package the peer refuses is kept,
+    with the peer's refusal code, for the administrators: nothing is silently lost."""
+
+    __tablename__ = "federation_outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    package_id: Mapped[str] = mapped_column(String(36), unique=True)
+    peer_id: Mapped[int] = mapped_column(ForeignKey("federation_peer.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    token: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    last_error: Mapped[str | None] = mapped_column(String(40), nullable=True)  # a code, never content
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    refused_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    receipt: Mapped[str | None] = mapped_column(Text, nullable=True)  # the peer's signed delivery receipt
+
+    peer: Mapped[FederationPeer] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("delivered_at IS NULL OR refused_at IS NULL", name="delivered_or_refused"),
+        CheckConstraint("(delivered_at IS NULL) = (receipt IS NULL)", name="delivered_with_receipt"),
+        # The delivery job: what is due, oldest first.
+        Index("ix_federation_outbox_due", "delivered_at", "refused_at", "next_attempt_at"),
+    )
+
+
+class FederationInbox(Base):
+    """A package accepted from a peer, once per id (the replay check and idempotency): its
+    body is kept encrypted with the field keys."""
+
+    __tablename__ = "federation_inbox"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the package's id
+    peer_id: Mapped[int] = mapped_column(ForeignKey("federation_peer.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    issued_at: Mapped[datetime] = mapped_column(DateTime)
+    received_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    body_sealed: Mapped[str] = mapped_column("body", EncryptedText)
+    body = encrypted("body_sealed", "body")
+
+    peer: Mapped[FederationPeer] = relationship()

@@ -7,6 +7,9 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from flask import current_app
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
 from joserfc.errors import JoseError
 from joserfc.jwk import OKPKey
 from sqlalchemy import select
@@ -15,7 +18,7 @@ from sqlalchemy.orm import joinedload
 from app.accounts.reference_data import EU_MEMBER_STATES
 from app.audit.services import record
 from app.extensions import db
-from app.federation.envelope import Party, Peer
+from app.federation.envelope import Party, Peer, valid_installation_url
 from app.federation.models import FederationKey, FederationPeer, KeyUse
 
 if TYPE_CHECKING:
@@ -25,13 +28,19 @@ CURVES = {"Ed25519": KeyUse.SIGNING, "X25519": KeyUse.ENCRYPTION}
 
 
 class TrustListError(ValueError):
-    """A refused change to the trust list; the message says why (no key material in it)."""
+    """A refused change to the trust list: the form field and why (translated; no key
+    material in it)."""
+
+    def __init__(self, field: str, message: LazyString) -> None:
+        self.field = field
+        self.message = message
+        super().__init__(str(message))
 
 
 def _normal_url(base_url: str) -> str:
     url = base_url.strip().rstrip("/")
-    if not url.startswith("https://") or len(url) > 200 or " " in url or len(url) <= len("https://"):
-        raise TrustListError("the peer's base URL must be https://... (at most 200 characters)")
+    if not valid_installation_url(url, allow_local_http=bool(current_app.config.get("FEDERATION_ALLOW_LOCAL_HTTP"))):
+        raise TrustListError("base_url", _l("Enter the installation's address: https://..., at most 200 characters."))
     return url
 
 
@@ -39,9 +48,9 @@ def add_peer(actor: User | None, *, base_url: str, country: str) -> FederationPe
     url = _normal_url(base_url)
     code = country.strip().upper()
     if code not in EU_MEMBER_STATES:
-        raise TrustListError("the peer's country must be an EU Member State (ISO 3166-1 alpha-2)")
+        raise TrustListError("country", _l("Choose an EU Member State."))
     if db.session.execute(select(FederationPeer).where(FederationPeer.base_url == url)).scalar_one_or_none():
-        raise TrustListError("this installation is already in the trust list")
+        raise TrustListError("base_url", _l("This installation is already in the trust list."))
     peer = FederationPeer(base_url=url, country=code, active=True)
     db.session.add(peer)
     db.session.flush()
@@ -60,7 +69,7 @@ def peer_by_url(base_url: str) -> FederationPeer:
         select(FederationPeer).where(FederationPeer.base_url == _normal_url(base_url))
     ).scalar_one_or_none()
     if peer is None:
-        raise TrustListError("no such installation in the trust list")
+        raise TrustListError("peer", _l("There is no such installation in the trust list."))
     return peer
 
 
@@ -70,18 +79,18 @@ def add_key(actor: User | None, peer: FederationPeer, jwk_text: str) -> Federati
     try:
         fields: Any = json.loads(jwk_text)
     except ValueError:
-        raise TrustListError("the key is not JSON (a JWK is expected)") from None
+        raise TrustListError("jwk", _l("This is not a key in JWK (JSON) form.")) from None
     if not isinstance(fields, dict) or fields.get("kty") != "OKP" or fields.get("crv") not in CURVES:
-        raise TrustListError("the key must be an OKP JWK on Ed25519 (signing) or X25519 (encryption)")
+        raise TrustListError("jwk", _l("The key must be an OKP key on Ed25519 (signing) or X25519 (encryption)."))
     if "d" in fields:
-        raise TrustListError("this is a private key: only the peer's public key belongs here")
+        raise TrustListError("jwk", _l("This is a private key: only the peer's public key belongs here."))
     try:
         key = OKPKey.import_key({"kty": "OKP", "crv": str(fields["crv"]), "x": str(fields.get("x") or "")})
     except (JoseError, ValueError, TypeError):
-        raise TrustListError("the key is not a valid public key") from None
+        raise TrustListError("jwk", _l("This is not a valid public key.")) from None
     kid = key.thumbprint()
     if db.session.execute(select(FederationKey).where(FederationKey.kid == kid)).scalar_one_or_none():
-        raise TrustListError("this key is already in the trust list")
+        raise TrustListError("jwk", _l("This key is already in the trust list."))
     row = FederationKey(
         peer_id=peer.id, kid=kid, use=CURVES[fields["crv"]], public_jwk=json.dumps(key.as_dict(private=False))
     )
@@ -100,9 +109,9 @@ def add_key(actor: User | None, peer: FederationPeer, jwk_text: str) -> Federati
 def revoke_key(actor: User | None, kid: str, *, now: datetime) -> FederationKey:
     row = db.session.execute(select(FederationKey).where(FederationKey.kid == kid.strip())).scalar_one_or_none()
     if row is None:
-        raise TrustListError("no such key in the trust list")
+        raise TrustListError("kid", _l("There is no such key in the trust list."))
     if row.revoked_at is not None:
-        raise TrustListError("this key is already revoked")
+        raise TrustListError("kid", _l("This key is already revoked."))
     row.revoked_at = now
     db.session.flush()
     record(

@@ -351,6 +351,12 @@ EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
     "audit.break_glass_queue": ("GET", lambda w, s: "/audit/break-glass", only(SUPERVISORS, 200)),
     "audit.break_glass_review": ("GET", lambda w, s: "/audit/break-glass/none", only(SUPERVISORS, 404)),
     "emergency.request_access": ("GET", lambda w, s: "/emergency-access/", only(IDENTIFIERS, 200)),
+    # Peer installations, not people: no session; refused without a federation identity.
+    "federation_api.inbox": ("POST", lambda w, s: "/federation/inbox", everyone(404)),
+    "federation.index": ("GET", lambda w, s: "/admin/federation/", only(SYS, 200)),
+    "federation.add_peer": ("POST", lambda w, s: "/admin/federation/peers", only(SYS, 400)),
+    "federation.add_key": ("POST", lambda w, s: "/admin/federation/keys", only(SYS, 400)),
+    "federation.revoke_key": ("POST", lambda w, s: "/admin/federation/keys/none/revoke", only(SYS, 302)),
     "admin.member_states": ("GET", lambda w, s: "/admin/member-states", only({Role.FOCAL_POINT, *SYS}, 200)),
     "admin.member_state_edit": (
         "GET",
@@ -387,6 +393,7 @@ def test_public_list_is_short(app: Flask) -> None:
             "accounts.enrol",
             "accounts.activation_link",
             "accounts.activate",
+            "federation_api.inbox",
         ]
     )
 

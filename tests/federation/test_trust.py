@@ -77,7 +77,7 @@ def test_administrators_keep_the_trust_list_and_packages_are_checked_against_it(
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (("add-peer", "http://plain.example", "RO"), "must be https://"),
+        (("add-peer", "http://plain.example", "RO"), "https://..."),
         (("add-peer", RO_URL, "UA"), "EU Member State"),
         (("add-key", "https://unknown.example", "KEYFILE"), "no such installation"),
         (("revoke-key", "nope"), "no such key"),

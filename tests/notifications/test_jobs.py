@@ -212,7 +212,7 @@ def test_worker_command_runs_the_queue_in_the_app_and_books_the_tick(rq_app: Fla
     assert sorted(smtp_sink.recipients) == addresses
     assert rq_queue().count == 0
     booked = sorted(ScheduledJobRegistry(queue=rq_queue()).get_job_ids())
-    assert len(booked) == len(PERIODIC_JOBS) == 2  # the next deadline tick and the next audit tick
+    assert len(booked) == len(PERIODIC_JOBS) == 3  # the next deadline, audit and federation delivery ticks
 
     again = runner.invoke(args=["jobs", "worker", "--burst"])
     assert again.exit_code == 0, again.output

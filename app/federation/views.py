@@ -1,0 +1,136 @@
+"""The trust list page: peer installations and their public keys (system administrators).
+
+The same changes as ``flask federation``, audited the same way; bad input is shown next to
+the field with what was typed, and changes nothing.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from app import federation as perms
+from app.accounts.reference_data import EU_MEMBER_STATES
+from app.core.db import utcnow
+from app.core.forms import attach_field_error, select_choices
+from app.core.i18n import country_name
+from app.core.permissions import public, requires
+from app.extensions import csrf, db, limiter
+from app.federation import identity, transport, trust
+from app.federation.envelope import MAX_PACKAGE_BYTES
+from app.federation.forms import KeyForm, PeerForm, RevokeForm
+
+bp = Blueprint("federation", __name__, url_prefix="/admin/federation")
+
+
+def _forms(peer_form: PeerForm | None = None, key_form: KeyForm | None = None) -> tuple[PeerForm, KeyForm]:
+    peer_form = peer_form or PeerForm(formdata=None)
+    key_form = key_form or KeyForm(formdata=None)
+    peer_form.country.choices = select_choices(
+        [("", _("Choose a country")), *sorted(((c, country_name(c)) for c in EU_MEMBER_STATES), key=lambda i: i[1])]
+    )
+    key_form.peer.choices = select_choices(
+        [(0, _("Choose an installation")), *((p.id, f"{p.base_url} ({p.country})") for p in trust.peers())]
+    )
+    return peer_form, key_form
+
+
+def _page(peer_form: PeerForm | None = None, key_form: KeyForm | None = None, status: int = 200) -> ResponseReturnValue:
+    peer_form, key_form = _forms(peer_form, key_form)
+    return (
+        render_template(
+            "admin/trust_list.html",
+            peers=trust.peers(),
+            ours=identity.public_jwks() if identity.enabled() else None,
+            us=identity.us() if identity.enabled() else None,
+            undelivered=transport.undelivered(),
+            peer_form=peer_form,
+            key_form=key_form,
+            revoke_form=RevokeForm(),
+        ),
+        status,
+    )
+
+
+@bp.route("/")
+@requires(perms.MANAGE_TRUST_LIST)
+def index() -> ResponseReturnValue:
+    return _page()
+
+
+@bp.route("/peers", methods=["POST"])
+@requires(perms.MANAGE_TRUST_LIST)
+def add_peer() -> ResponseReturnValue:
+    form, _keys = _forms(PeerForm())
+    if form.validate_on_submit():
+        try:
+            peer = trust.add_peer(current_user, base_url=form.base_url.data or "", country=form.country.data or "")
+        except trust.TrustListError as exc:
+            db.session.rollback()
+            attach_field_error(form, exc.field, exc.message)
+        else:
+            db.session.commit()
+            flash(_("%(url)s is in the trust list. Add its public keys.", url=peer.base_url), "success")
+            return redirect(url_for("federation.index"))
+    return _page(peer_form=form, status=400)
+
+
+@bp.route("/keys", methods=["POST"])
+@requires(perms.MANAGE_TRUST_LIST)
+def add_key() -> ResponseReturnValue:
+    _peers, form = _forms(key_form=KeyForm())
+    if form.validate_on_submit() and not form.peer.data:
+        attach_field_error(form, "peer", _("Choose an installation."))
+    elif form.validate_on_submit():
+        peer = next((p for p in trust.peers() if p.id == form.peer.data), None)
+        try:
+            if peer is None:
+                raise trust.TrustListError("peer", _("There is no such installation in the trust list."))
+            row = trust.add_key(current_user, peer, form.jwk.data or "")
+        except trust.TrustListError as exc:
+            db.session.rollback()
+            attach_field_error(form, "jwk" if exc.field == "jwk" else "peer", exc.message)
+        else:
+            db.session.commit()
+            flash(_("Key %(kid)s added.", kid=row.kid), "success")
+            return redirect(url_for("federation.index"))
+    return _page(key_form=form, status=400)
+
+
+@bp.route("/keys/<kid>/revoke", methods=["POST"])
+@requires(perms.MANAGE_TRUST_LIST)
+def revoke_key(kid: str) -> ResponseReturnValue:
+    if not RevokeForm().validate_on_submit():
+        flash(_("This form has expired. Reload the page and try again."), "error")
+        return redirect(url_for("federation.index"))
+    try:
+        trust.revoke_key(current_user, kid, now=utcnow())
+    except trust.TrustListError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+    else:
+        db.session.commit()
+        flash(_("Key %(kid)s revoked: what it signs is refused from now on.", kid=kid), "success")
+    return redirect(url_for("federation.index"))
+
+
+# -- the receiving endpoint (peer installations, not people) ------------------------------
+
+api = Blueprint("federation_api", __name__, url_prefix="/federation")
+
+
+@api.route("/inbox", methods=["POST"])
+@public
+@csrf.exempt
+@limiter.limit(lambda: str(current_app.config["FEDERATION_INBOX_LIMIT"]))
+def inbox() -> ResponseReturnValue:
+    """A peer installation delivers a package (a compact JWE). No session: the package's
+    signature says who sent it; the answer is a signed receipt, or a refusal code."""
+    if (request.content_length or 0) > MAX_PACKAGE_BYTES:
+        status, answer = transport.refuse_oversized()
+    else:
+        status, answer = transport.receive(request.get_data(cache=False)[: MAX_PACKAGE_BYTES + 1], now=utcnow())
+    db.session.commit()  # the inbox row and its audit entry, or the refusal's entry
+    return jsonify(answer), status
