@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import secrets
 from datetime import timedelta
 from pathlib import Path
@@ -96,6 +97,13 @@ def _federation_problems(settings: dict[str, Any]) -> list[str]:
         problems.append(
             "FEDERATION_BASE_URL needs FEDERATION_COUNTRY, FEDERATION_SIGNING_KEY and FEDERATION_ENCRYPTION_KEYS"
         )
+    url = str(settings.get("FEDERATION_BASE_URL") or "")
+    local = bool(settings.get("FEDERATION_ALLOW_LOCAL_HTTP")) and re.match(r"^http://127\.0\.0\.1(:\d+)?$", url)
+    if url and not (local or (url.startswith("https://") and len(url) <= 200 and " " not in url)):
+        problems.append("FEDERATION_BASE_URL must be the installation's https:// address")
+    country = str(settings.get("FEDERATION_COUNTRY") or "")
+    if country and not re.match(r"^[A-Z]{2}$", country):
+        problems.append("FEDERATION_COUNTRY must be an ISO 3166-1 alpha-2 code, like RO")
     if settings.get("APP_ENV") == "production" and settings.get("FEDERATION_ALLOW_LOCAL_HTTP"):
         problems.append("FEDERATION_ALLOW_LOCAL_HTTP is for tests and demonstrations, never production")
     return problems
@@ -232,7 +240,7 @@ class BaseConfig:
     FEDERATION_ALLOW_LOCAL_HTTP = _env_bool("FEDERATION_ALLOW_LOCAL_HTTP", False)
     FEDERATION_TIMEOUT_SECONDS = _env_int("FEDERATION_TIMEOUT_SECONDS", 10)
     FEDERATION_MAX_BACKOFF_SECONDS = _env_int("FEDERATION_MAX_BACKOFF_SECONDS", 3600)
-    FEDERATION_INBOX_LIMIT = os.environ.get("FEDERATION_INBOX_LIMIT", "600/minute")
+    FEDERATION_INBOX_LIMIT = os.environ.get("FEDERATION_INBOX_LIMIT", "60/minute")
     # Deliver a queued package at once (a job after the commit); the periodic tick retries.
     FEDERATION_DELIVER_AT_ONCE = _env_bool("FEDERATION_DELIVER_AT_ONCE", True)
 

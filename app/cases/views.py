@@ -21,6 +21,7 @@ from app.cases.policies import active_grant, in_ordinary_scope
 from app.cases.states import CASE_TRANSITIONS, case_worker
 from app.cases.vocabulary import CLOCK_TITLES, CLOSE_REASON_TITLES, RISK_TITLES
 from app.core.db import utcnow
+from app.core.forms import form_version
 from app.core.permissions import requires
 from app.extensions import db
 from app.identification import records
@@ -111,7 +112,7 @@ def change_status(case_id: str) -> ResponseReturnValue:
                 case,
                 form.action.data or "",
                 reason=form.reason.data or "",
-                version=int(form.version.data or 0),
+                version=form_version(form),
             )
         except FieldError as exc:
             db.session.rollback()

@@ -20,6 +20,13 @@ def attach_field_error(form: FlaskForm, field: str, message: Any) -> None:
     target.errors = [*list(target.errors or []), message]
 
 
+def form_version(form: FlaskForm) -> int:
+    """The record version a form was shown with; anything but digits is a stale form (-1:
+    the optimistic check refuses it with a 409 instead of a 500)."""
+    value = str(form.version.data or "")
+    return int(value) if value.isdigit() else -1
+
+
 def select_choices(pairs: Iterable[tuple[Any, Any]]) -> list[SelectChoice]:
     """(value, label) pairs as WTForms choices."""
     return [SelectChoice(value, label) for value, label in pairs]

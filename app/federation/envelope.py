@@ -40,10 +40,12 @@ _COUNTRY = re.compile(r"^[A-Z]{2}$")
 
 
 class PackageRefused(Exception):
-    """A received package that must not be acted on. ``code`` is recorded (never the content)."""
+    """A received package that must not be acted on. ``code`` is recorded (never the content);
+    ``sender`` is set once the signature proved who sent it (a replay, say)."""
 
-    def __init__(self, code: str) -> None:
+    def __init__(self, code: str, *, sender: Party | None = None) -> None:
         self.code = code
+        self.sender = sender
         super().__init__(code)
 
 
@@ -256,11 +258,13 @@ def open_package(
         raise PackageRefused("sender_mismatch")  # a trusted key speaking for someone else
     if recipient != us:
         raise PackageRefused("not_for_us")
+    # A replay before the time window: a package accepted once stays "already received",
+    # however old, so that its sender learns it arrived.
+    if already_received(package_id):
+        raise PackageRefused("replayed", sender=sender)
     aware_now = now.replace(tzinfo=UTC) if now.tzinfo is None else now
     if issued_at < aware_now - max_age:
         raise PackageRefused("expired")
     if issued_at > aware_now + clock_skew:
         raise PackageRefused("from_the_future")
-    if already_received(package_id):
-        raise PackageRefused("replayed")
     return OpenedPackage(package_id, kind, issued_at.replace(tzinfo=None), sender, recipient, body, kid)

@@ -49,18 +49,18 @@ class FederationKey(Base):
 
 
 class FederationOutbox(Base):
-    """A package waiting to be delivered to a peer, or delivered. Stored sealed (signed and
-    encrypted to the peer): nothing here is readable at rest without the peer's key.
-    Retried with back-off until the peer takes it; a package the peer refuses is kept,
-    with the peer's refusal code, for the administrators: nothing is silently lost."""
+    """A package waiting to be delivered to a peer, or delivered. The package is kept
+    encrypted with the field keys and sealed for the peer at each attempt (with that
+    attempt's time, to the peer's current key): a long outage or a key rollover does not
+    make it stale. Retried with back-off until the peer takes it; a package the peer refuses
+    is kept, with the peer's refusal code, for the administrators: nothing is lost."""
 
     __tablename__ = "federation_outbox"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    package_id: Mapped[str] = mapped_column(String(36), unique=True)
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)  # the package's id
     peer_id: Mapped[int] = mapped_column(ForeignKey("federation_peer.id"), index=True)
     kind: Mapped[str] = mapped_column(String(20))
-    token: Mapped[str] = mapped_column(Text)
+    package_sealed: Mapped[str] = mapped_column("package", EncryptedText)
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
@@ -68,6 +68,7 @@ class FederationOutbox(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     refused_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     receipt: Mapped[str | None] = mapped_column(Text, nullable=True)  # the peer's signed delivery receipt
+    package = encrypted("package_sealed", "package")  # RFC 8785 JSON
 
     peer: Mapped[FederationPeer] = relationship()
 

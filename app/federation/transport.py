@@ -18,6 +18,7 @@ changes nothing, but gets the receipt of the first delivery, so its sender stops
 
 from __future__ import annotations
 
+import http.client
 import json
 import logging
 import threading
@@ -83,29 +84,35 @@ class NoEncryptionKey(RuntimeError):
 
 
 def enqueue(peer: FederationPeer, kind: str, body: dict[str, Any], *, now: datetime) -> FederationOutbox:
-    """Seal a package for ``peer`` and queue it, in the caller's transaction; the delivery
-    job runs once that transaction commits."""
-    recipient_key = trust.encryption_key(peer)
-    if recipient_key is None or not peer.active:
+    """Queue a package for ``peer`` in the caller's transaction; the delivery job runs once
+    that transaction commits. Refused when the peer cannot be sealed for (inactive, or no
+    valid encryption key in the trust list)."""
+    if trust.encryption_key(peer) is None or not peer.active:
         raise NoEncryptionKey(peer.base_url)
     package = new_package(
         kind, body, sender=identity.us(), recipient=Party(peer.base_url, peer.country), now=now.replace(tzinfo=UTC)
     )
     row = FederationOutbox(
-        package_id=package["id"],
-        peer_id=peer.id,
-        kind=kind,
-        token=seal(package, signing_key=identity.signing_key(), recipient_key=recipient_key),
-        created_at=now,
-        attempts=0,
-        next_attempt_at=now,
+        id=package["id"], peer_id=peer.id, kind=kind, created_at=now, attempts=0, next_attempt_at=now
     )
+    row.package = rfc8785.dumps(package).decode("utf-8")
     db.session.add(row)
     db.session.flush()
     _record_outbox("federation.package_queued", row, kind=kind)
     if current_app.config.get("FEDERATION_DELIVER_AT_ONCE", True):
         jobs.enqueue("app.federation.transport.deliver_now")
     return row
+
+
+def _sealed(row: FederationOutbox, now: datetime) -> str | None:
+    """The package sealed for this attempt: issued now, to the peer's current key (None when
+    the peer has no valid encryption key any more)."""
+    recipient_key = trust.encryption_key(row.peer)
+    if recipient_key is None:
+        return None
+    package = json.loads(row.package)
+    package["issued_at"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return seal(package, signing_key=identity.signing_key(), recipient_key=recipient_key)
 
 
 def backoff(attempts: int) -> timedelta:
@@ -144,11 +151,13 @@ def deliver_now() -> None:
 
 
 def deliver_due(now: datetime) -> DeliveryCounts:
-    """Try each package that is due, oldest first; each attempt is committed on its own."""
+    """Try each package that is due, oldest first; each attempt is committed on its own.
+    A peer that fails once is not tried again in the same run, so one peer that is down
+    costs one timeout per run, not one per package, and the others are not held up."""
     counts = DeliveryCounts()
     due = list(
         db.session.execute(
-            select(FederationOutbox.id)
+            select(FederationOutbox.id, FederationOutbox.peer_id)
             .where(
                 FederationOutbox.delivered_at.is_(None),
                 FederationOutbox.refused_at.is_(None),
@@ -156,21 +165,36 @@ def deliver_due(now: datetime) -> DeliveryCounts:
             )
             .order_by(FederationOutbox.next_attempt_at, FederationOutbox.id)
             .limit(BATCH)
-        ).scalars()
+        ).all()
     )
-    db.session.commit()  # no transaction held open across the network calls
-    for outbox_id in due:
+    db.session.commit()
+    failing: set[int] = set()
+    for outbox_id, peer_id in due:
+        if peer_id in failing:
+            continue
+        # The row lock (PostgreSQL) is held during the attempt: two workers never send the
+        # same package at once. On SQLite the receiver's once-per-id keeps it harmless.
         row = db.session.execute(
             select(FederationOutbox)
             .options(joinedload(FederationOutbox.peer, innerjoin=True))
             .where(FederationOutbox.id == outbox_id, FederationOutbox.delivered_at.is_(None))
-            # Held during the attempt: two workers never send the same package at once.
             .with_for_update(skip_locked=True, of=FederationOutbox)
         ).scalar_one_or_none()
         if row is None or row.refused_at is not None or row.next_attempt_at > now:
             db.session.rollback()  # delivered or taken by another worker meanwhile
             continue
-        outcome = _attempt(row, now)
+        try:
+            outcome = _attempt(row, now)
+        except Exception as exc:  # a bug or an odd answer must not stop the other deliveries
+            db.session.rollback()
+            log.error("federation: delivery attempt failed: %s", type(exc).__name__)
+            row = db.session.get(FederationOutbox, outbox_id)
+            if row is None:
+                continue
+            row.attempts += 1
+            outcome = _retry(row, now, "error")
+        if outcome == "retrying":
+            failing.add(peer_id)
         setattr(counts, outcome, getattr(counts, outcome) + 1)
         db.session.commit()
     return counts
@@ -187,8 +211,8 @@ def _post(url: str, token: str) -> tuple[int | None, dict[str, Any]]:
             status, raw = response.status, response.read(MAX_PACKAGE_BYTES)
     except urllib.error.HTTPError as error:
         status, raw = error.code, error.read(MAX_PACKAGE_BYTES)
-    except (urllib.error.URLError, OSError, TimeoutError):
-        return None, {}
+    except (urllib.error.URLError, OSError, TimeoutError, http.client.HTTPException, ValueError):
+        return None, {}  # down, refusing connections, timing out, or not speaking HTTP
     try:
         answer = json.loads(raw or b"{}")
     except ValueError:
@@ -198,10 +222,13 @@ def _post(url: str, token: str) -> tuple[int | None, dict[str, Any]]:
 
 def _attempt(row: FederationOutbox, now: datetime) -> str:
     row.attempts += 1
-    status, answer = _post(row.peer.base_url + INBOX_PATH, row.token)
+    token = _sealed(row, now)
+    if token is None:
+        return _retry(row, now, "no_encryption_key")
+    status, answer = _post(row.peer.base_url + INBOX_PATH, token)
     receipt = answer.get("receipt")
     if status in (200, 409) and (status == 200 or answer.get("refused") == "replayed"):
-        if isinstance(receipt, str) and verify_receipt(receipt, row.peer, row.package_id) is not None:
+        if isinstance(receipt, str) and verify_receipt(receipt, row.peer, row.id) is not None:
             row.delivered_at = now
             row.receipt = receipt
             row.last_error = None
@@ -212,7 +239,7 @@ def _attempt(row: FederationOutbox, now: datetime) -> str:
         row.refused_at = now
         row.last_error = ("refused:" + answer["refused"])[:40]
         _record_outbox("federation.package_refused_by_peer", row, refusal=row.last_error)
-        log.warning("federation: peer %s refused package %s: %s", row.peer_id, row.package_id, row.last_error)
+        log.warning("federation: peer %s refused package %s: %s", row.peer_id, row.id, row.last_error)
         return "refused"
     return _retry(row, now, "unreachable" if status is None else f"http_{status}")
 
@@ -223,15 +250,36 @@ def _record_outbox(action: str, row: FederationOutbox, **details: Any) -> None:
         actor=None,
         object_type="federation_outbox",
         object_id=row.id,
-        details={"package": row.package_id, "peer": row.peer_id, **details},
+        details={"package": row.id, "peer": row.peer_id, **details},
     )
 
 
 def _retry(row: FederationOutbox, now: datetime, error: str) -> str:
     row.last_error = error
     row.next_attempt_at = now + backoff(row.attempts)
-    log.info("federation: package %s to peer %s: %s, attempt %s", row.package_id, row.peer_id, error, row.attempts)
+    log.info("federation: package %s to peer %s: %s, attempt %s", row.id, row.peer_id, error, row.attempts)
     return "retrying"
+
+
+def retry_refused(actor: Any, package_id: str, *, now: datetime) -> FederationOutbox:
+    """An administrator sends a refused package again (say the peer had not yet added our
+    new key): it becomes due at once and is audited."""
+    row = db.session.get(FederationOutbox, package_id)
+    if row is None or row.refused_at is None:
+        raise LookupError(package_id)
+    refusal = row.last_error
+    row.refused_at = None
+    row.last_error = None
+    row.next_attempt_at = now
+    db.session.flush()
+    record(
+        "federation.package_requeued",
+        actor=actor,
+        object_type="federation_outbox",
+        object_id=row.id,
+        details={"package": row.id, "peer": row.peer_id, "refusal": refusal},
+    )
+    return row
 
 
 def undelivered(limit: int = 50) -> list[FederationOutbox]:
@@ -325,12 +373,19 @@ def receive(token: bytes, *, now: datetime) -> tuple[int, dict[str, Any]]:
             allow_local_http=bool(current_app.config.get("FEDERATION_ALLOW_LOCAL_HTTP")),
         )
     except PackageRefused as refused:
-        return _refused(refused.code, seen.get("earlier"))
+        earlier = seen.get("earlier")
+        if earlier is not None and refused.sender != Party(earlier.peer.base_url, earlier.peer.country):
+            earlier = None  # another peer's package id: no receipt of theirs to a third party
+        return _refused(refused.code, earlier)
+    try:
+        body = rfc8785.dumps(opened.body).decode("utf-8")
+    except (ValueError, TypeError, OverflowError):  # NaN, integers beyond JSON's safe range...
+        return _refused("malformed", None)
     row = FederationInbox(
         id=opened.id, peer_id=_peer_of(opened.signing_kid).id, kind=opened.kind, issued_at=opened.issued_at
     )
     row.received_at = now
-    row.body = rfc8785.dumps(opened.body).decode("utf-8")
+    row.body = body
     try:
         with db.session.begin_nested():
             db.session.add(row)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 
 from app import federation as perms
@@ -23,6 +24,39 @@ from app.federation.envelope import MAX_PACKAGE_BYTES
 from app.federation.forms import KeyForm, PeerForm, RevokeForm
 
 bp = Blueprint("federation", __name__, url_prefix="/admin/federation")
+
+KIND_TITLES = {"referral": _l("Referral"), "receipt": _l("Status receipt"), "request": _l("Request")}
+PROBLEM_TITLES = {
+    "unreachable": _l("The installation could not be reached"),
+    "bad_receipt": _l("Its receipt did not check"),
+    "no_encryption_key": _l("No valid encryption key of this installation in the trust list"),
+    "error": _l("Delivery failed here; it will be tried again"),
+}
+REFUSAL_TITLES = {
+    "oversized": _l("too large"),
+    "malformed": _l("not a valid package"),
+    "wrong_encryption": _l("wrong encryption"),
+    "not_for_us": _l("not for that installation"),
+    "undecryptable": _l("could not be decrypted"),
+    "unsigned": _l("not signed"),
+    "untrusted_key": _l("our signing key is not in its trust list"),
+    "bad_signature": _l("bad signature"),
+    "sender_mismatch": _l("sender does not match the key"),
+    "expired": _l("too old"),
+    "from_the_future": _l("our clock is ahead of theirs"),
+}
+
+
+def delivery_problem(code: str | None) -> str:
+    """A delivery error code, in the reader's language."""
+    if not code:
+        return ""
+    if code.startswith("refused:"):
+        reason = code.removeprefix("refused:")
+        return str(_("Refused by the installation: %(reason)s", reason=REFUSAL_TITLES.get(reason, reason)))
+    if code.startswith("http_"):
+        return str(_("The installation answered with error %(status)s", status=code.removeprefix("http_")))
+    return str(PROBLEM_TITLES.get(code, code))
 
 
 def _forms(peer_form: PeerForm | None = None, key_form: KeyForm | None = None) -> tuple[PeerForm, KeyForm]:
@@ -46,6 +80,8 @@ def _page(peer_form: PeerForm | None = None, key_form: KeyForm | None = None, st
             ours=identity.public_jwks() if identity.enabled() else None,
             us=identity.us() if identity.enabled() else None,
             undelivered=transport.undelivered(),
+            delivery_problem=delivery_problem,
+            kind_titles=KIND_TITLES,
             peer_form=peer_form,
             key_form=key_form,
             revoke_form=RevokeForm(),
@@ -97,6 +133,24 @@ def add_key() -> ResponseReturnValue:
             flash(_("Key %(kid)s added.", kid=row.kid), "success")
             return redirect(url_for("federation.index"))
     return _page(key_form=form, status=400)
+
+
+@bp.route("/outbox/<package_id>/retry", methods=["POST"])
+@requires(perms.MANAGE_TRUST_LIST)
+def retry_package(package_id: str) -> ResponseReturnValue:
+    """Send a package the peer refused again (after fixing the trust list, say)."""
+    if not RevokeForm().validate_on_submit():
+        flash(_("This form has expired. Reload the page and try again."), "error")
+        return redirect(url_for("federation.index"))
+    try:
+        transport.retry_refused(current_user, package_id, now=utcnow())
+    except LookupError:
+        db.session.rollback()
+        flash(_("There is no such refused package."), "error")
+    else:
+        db.session.commit()
+        flash(_("The package will be sent again."), "success")
+    return redirect(url_for("federation.index"))
 
 
 @bp.route("/keys/<kid>/revoke", methods=["POST"])

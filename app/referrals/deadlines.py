@@ -21,6 +21,7 @@ from sqlalchemy.orm.exc import StaleDataError
 
 from app.accounts.models import MemberState
 from app.cases.deadlines import add_working_days
+from app.core.errors import Conflict
 from app.extensions import db
 from app.referrals.models import Referral
 from app.referrals.vocabulary import DEADLINE_RUNNING, Urgency
@@ -89,7 +90,7 @@ def check_deadlines(now: datetime) -> TickResult:
             with db.session.begin_nested():
                 services.expire(referral, now=now)
             result.expired.append(referral.id)
-        except StaleDataError:
+        except (StaleDataError, Conflict):
             result.skipped += 1
     pending = db.session.execute(
         select(Referral).where(
@@ -103,6 +104,6 @@ def check_deadlines(now: datetime) -> TickResult:
             with db.session.begin_nested():
                 services.remind(referral, now=now)
             result.reminded.append(referral.id)
-        except StaleDataError:
+        except (StaleDataError, Conflict):
             result.skipped += 1
     return result

@@ -20,6 +20,13 @@ OPEN_STATUS_SQL = (
     "'focal_point_review', 'returned', 'focal_point_routing')"
 )
 CROSS_BORDER_STAGES_SQL = "('focal_point_review', 'returned', 'focal_point_routing')"
+STAGE_TIMES_SQL = (
+    "(status <> 'focal_point_routing' OR approved_at IS NOT NULL) "
+    "AND (status NOT IN ('focal_point_review', 'returned') OR (approved_at IS NULL AND routed_at IS NULL)) "
+    "AND (origin_state_code IS NULL "
+    "OR status NOT IN ('sent', 'acknowledged', 'reopened', 'accepted', 'in_progress', 'completed') "
+    "OR routed_at IS NOT NULL)"
+)
 
 
 class Referral(ClientKeyed, Base):
@@ -116,6 +123,9 @@ class Referral(ClientKeyed, Base):
             name="cross_border_only",
         ),
         CheckConstraint("origin_state_code IS NULL OR origin_state_code <> member_state_code", name="origin_abroad"),
+        # Who may see a cross-border referral depends on these times: the stages keep them true.
+        CheckConstraint(STAGE_TIMES_SQL, name="stage_times"),
+        CheckConstraint("status <> 'returned' OR return_note IS NOT NULL", name="returned_with_note"),
         CheckConstraint("(identity_decision IS NULL) = (identity_decided_at IS NULL)", name="identity_decided"),
         # One open referral per case and service.
         Index(

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, false, or_
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.accounts.models import User
+from app.accounts.models import MemberState, User
 from app.accounts.roles import Role
 from app.cases.policies import in_ordinary_scope
 from app.referrals.models import Referral
@@ -38,12 +38,26 @@ def is_cross_border_sender(actor: User | None, referral: Referral) -> bool:
     return referral.cross_border and is_sender(actor, referral) and not is_sending_focal_point(actor, referral)
 
 
+def designated_focal_point(country: str | None) -> int | None:
+    """The agency set as the country's national focal point (its settings), if any."""
+    from app.extensions import db
+
+    if not country:
+        return None
+    with db.session.no_autoflush:  # a guard: it may run while a transition's fields change
+        state = db.session.get(MemberState, country)
+    return state.focal_point_agency_id if state is not None else None
+
+
 def _focal_point_of(actor: User | None, country: str | None) -> bool:
+    """Staff of the agency designated as ``country``'s focal point: only they act for it
+    across borders (another national agency of the country does not)."""
     return (
         actor is not None
         and country is not None
         and actor.role == Role.FOCAL_POINT
         and actor.agency.member_state_code == country
+        and actor.agency_id == designated_focal_point(country)
     )
 
 
@@ -84,9 +98,13 @@ def inbox_filter(actor: User) -> ColumnElement[bool]:
     )
 
 
+def _designated(actor: User) -> bool:
+    return actor.role == Role.FOCAL_POINT and actor.agency_id == designated_focal_point(actor.agency.member_state_code)
+
+
 def incoming_filter(actor: User) -> ColumnElement[bool]:
     """Cross-border referrals into the focal point's country, once approved on the other side."""
-    if actor.role != Role.FOCAL_POINT:
+    if not _designated(actor):
         return false()
     return and_(
         Referral.member_state_code == actor.agency.member_state_code,
@@ -97,7 +115,7 @@ def incoming_filter(actor: User) -> ColumnElement[bool]:
 
 def outgoing_filter(actor: User) -> ColumnElement[bool]:
     """Cross-border referrals from the focal point's country (drafts are the sender's own)."""
-    if actor.role != Role.FOCAL_POINT:
+    if not _designated(actor):
         return false()
     return and_(Referral.origin_state_code == actor.agency.member_state_code, Referral.status != ReferralStatus.DRAFT)
 

@@ -333,6 +333,7 @@ def transition(
         raise Conflict(_l("This action is not possible in the referral's current state. Reload the page."))
     if not row.allowed(actor, referral):
         raise PermissionDenied()
+    side = _side_of(row.allowed, actor, referral)  # reads the settings: before any field changes
     before = _tracked(referral)
     details = _prepare(referral, action, answer, now, actor.preferred_language if actor else None)
     if row.target in ENDED_STATUSES:
@@ -350,7 +351,7 @@ def transition(
             referral_id=referral.id,
             at=now,
             actor_id=actor.id if actor else None,
-            side=SIDE_OF_GUARD[row.allowed].value,
+            side=side.value,
             action=action,
             from_status=previous.value,
             to_status=referral.status.value,
@@ -374,6 +375,15 @@ def transition(
         raise FieldError("service_id", _l("This case already has an open referral to this service.")) from None
     _notify(referral, action, previous, now)
     return referral
+
+
+def _side_of(guard: Any, actor: User | None, referral: Referral) -> Side:
+    """The side that acted: the guard's, except that the sending focal point acting as a
+    sender (withdrawing, say) is recorded as the focal point it is."""
+    side = SIDE_OF_GUARD[guard]
+    if side == Side.SENDER and is_sending_focal_point(actor, referral):
+        return Side.SENDING_FOCAL_POINT
+    return side
 
 
 # Fields a transition may set besides the status. The free texts are about the person:
@@ -495,6 +505,11 @@ def _prepare_routing(referral: Referral, answer: Answer, now: datetime) -> dict[
         raise FieldError("service_id", _l("Choose a service in your country."))
     if not (service.active and service.organization.active) or service.organization.agency_id is None:
         raise FieldError("service_id", _l("This service does not receive referrals through this system now."))
+    if not _routable_under_basis(referral, service):
+        raise FieldError(
+            "service_id",
+            _l("This referral was made under the child-protection exception: route it to a child-protection service."),
+        )
     if _open_referral_exists(referral.case_id, service.id, other_than=referral.id):
         raise FieldError("service_id", _l("This case already has an open referral to this service."))
     previous_service = referral.service_id
@@ -511,6 +526,12 @@ def _prepare_routing(referral: Referral, answer: Answer, now: datetime) -> dict[
         "changed_service": service.id != previous_service,
         "due_at": referral.due_at.isoformat(timespec="minutes") if referral.due_at else None,
     }
+
+
+def _routable_under_basis(referral: Referral, service: Service) -> bool:
+    """The child-protection exception covers a child-protection service only, wherever the
+    receiving focal point routes the referral."""
+    return referral.legal_basis != LegalBasis.CHILD_PROTECTION or service.service_type == ServiceType.CHILD_PROTECTION
 
 
 def _prepare_decline(referral: Referral, answer: Answer, language: str | None) -> dict[str, Any]:
@@ -610,29 +631,41 @@ def _notify_cross_border(referral: Referral, action: str, previous: ReferralStat
         notify(sender + sending_fp, "referral.routed", referral=referral)
     elif action == "decline" and previous == ReferralStatus.FOCAL_POINT_ROUTING:
         notify(sender + sending_fp, "referral.decline", referral=referral)
-    elif action == "withdraw" and previous in AT_FOCAL_POINT:
-        notify(
-            sending_fp if previous == ReferralStatus.FOCAL_POINT_REVIEW else receiving_fp,
-            "referral.withdrawn",
-            referral=referral,
-        )
-    elif action == "expire" and previous in AT_FOCAL_POINT:
-        stuck = (
-            referral.origin_state_code if previous == ReferralStatus.FOCAL_POINT_REVIEW else referral.member_state_code
-        )
-        notify(sender + _focal_point_staff(stuck), "referral.expired", referral=referral)
-        _escalate(referral, _sender_supervisors(referral) + _focal_point_staff(stuck, Role.SUPERVISOR))
+    elif action == "withdraw":
+        _tell_withdrawn(referral, previous, sending_fp, receiving_fp)
     elif action in ("accept", "decline", "complete"):
         # The service's answer: the sender as at home, and both focal points follow.
         notify(sender + sending_fp + receiving_fp, f"referral.{action}", referral=referral)
     elif action == "expire":
-        notify(sender + _recipient_staff(referral) + receiving_fp, "referral.expired", referral=referral)
-        _escalate(
-            referral, _sender_supervisors(referral) + _focal_point_staff(referral.member_state_code, Role.SUPERVISOR)
-        )
+        _tell_expired(referral, previous, sender, receiving_fp)
     else:
         return False
     return True
+
+
+def _tell_withdrawn(
+    referral: Referral, previous: ReferralStatus, sending_fp: list[User], receiving_fp: list[User]
+) -> None:
+    """Whoever has had it in hand is told: never a service it was not routed to."""
+    told = sending_fp if previous == ReferralStatus.FOCAL_POINT_REVIEW else []
+    if referral.approved_at is not None:
+        told = told + receiving_fp
+    if referral.routed_at is not None:
+        told = told + _recipient_staff(referral)
+    notify(told, "referral.withdrawn", referral=referral)
+
+
+def _tell_expired(referral: Referral, previous: ReferralStatus, sender: list[User], receiving_fp: list[User]) -> None:
+    """Whoever let the deadline pass is told, with the sender; both sides' supervisors escalate."""
+    if previous in AT_FOCAL_POINT:
+        stuck = (
+            referral.origin_state_code if previous == ReferralStatus.FOCAL_POINT_REVIEW else referral.member_state_code
+        )
+        told = _focal_point_staff(stuck)
+    else:
+        stuck, told = referral.member_state_code, _recipient_staff(referral) + receiving_fp
+    notify(sender + told, "referral.expired", referral=referral)
+    _escalate(referral, _sender_supervisors(referral) + _focal_point_staff(stuck, Role.SUPERVISOR))
 
 
 def _escalate(referral: Referral, users: list[User]) -> None:
@@ -890,7 +923,13 @@ def inbox(actor: User, *, now: datetime, grace: timedelta) -> Inbox:
 def sent(actor: User) -> list[Referral]:
     """Referrals sent from the actor's agency (frontline) or country (focal point), newest first."""
     if actor.role == Role.FOCAL_POINT:
-        scope = Referral.member_state_code == actor.agency.member_state_code
+        # The country's cases: its domestic referrals and those it sends abroad, never
+        # another country's referrals coming here (the desk shows those once approved).
+        country = actor.agency.member_state_code
+        scope = or_(
+            and_(Referral.member_state_code == country, Referral.origin_state_code.is_(None)),
+            Referral.origin_state_code == country,
+        )
     elif actor.role == Role.FRONTLINE:
         scope = Referral.sender_agency_id == actor.agency_id
     else:
@@ -979,7 +1018,11 @@ ROUTING_CHOICES = 100
 def routing_choices(referral: Referral) -> list[Suggestion]:
     """Services of the receiving country for its focal point to route to, best first; the
     sender's choice is always among them while it can still receive referrals."""
-    suggestions = suggestions_for(referral.case, country=referral.member_state_code, limit=ROUTING_CHOICES)
+    suggestions = [
+        s
+        for s in suggestions_for(referral.case, country=referral.member_state_code, limit=ROUTING_CHOICES)
+        if _routable_under_basis(referral, s.service)
+    ]
     chosen = [s for s in suggestions if s.service.id == referral.service_id]
     return chosen + [s for s in suggestions if s.service.id != referral.service_id]
 

@@ -16,7 +16,7 @@ from app.accounts.services import FieldError
 from app.cases import services as cases
 from app.core.db import utcnow
 from app.core.errors import NotFound
-from app.core.forms import attach_field_error, select_choices
+from app.core.forms import attach_field_error, form_version, select_choices
 from app.core.permissions import requires
 from app.extensions import db
 from app.identification.assessment import Level
@@ -247,7 +247,7 @@ def act(referral_id: str, action: str) -> ResponseReturnValue:
         if isinstance(form, RouteForm):
             answer.service_id = form.service_id.data or ""
         try:
-            services.transition(current_user, referral, action, version=_version(form), answer=answer)
+            services.transition(current_user, referral, action, version=form_version(form), answer=answer)
         except FieldError as exc:
             db.session.rollback()
             attach_field_error(form, exc.field, exc.message)
@@ -272,7 +272,7 @@ def request_identity(referral_id: str) -> ResponseReturnValue:
     form = IdentityRequestForm()
     if form.validate_on_submit():
         try:
-            services.request_identity(current_user, referral, form.reason.data or "", version=_version(form))
+            services.request_identity(current_user, referral, form.reason.data or "", version=form_version(form))
         except FieldError as exc:
             db.session.rollback()
             attach_field_error(form, exc.field, exc.message)
@@ -299,7 +299,7 @@ def decide_identity(referral_id: str, decision: str) -> ResponseReturnValue:
     if not form.validate_on_submit():
         flash(_("This form has expired. Reload the page and try again."), "error")
         return redirect(url_for("referrals.detail", referral_id=referral_id))
-    services.decide_identity(current_user, referral, release=decision == "release", version=_version(form))
+    services.decide_identity(current_user, referral, release=decision == "release", version=form_version(form))
     db.session.commit()
     flash(
         _("The identification details are released.")
@@ -308,12 +308,6 @@ def decide_identity(referral_id: str, decision: str) -> ResponseReturnValue:
         "success",
     )
     return redirect(url_for("referrals.detail", referral_id=referral_id))
-
-
-def _version(form: TransitionForm) -> int:
-    """The version the form was shown with; anything else is a stale form (409)."""
-    value = form.version.data or ""
-    return int(value) if value.isdigit() else -1
 
 
 @bp.route("/desk")

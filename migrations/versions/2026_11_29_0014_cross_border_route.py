@@ -45,6 +45,13 @@ CROSS_BORDER_ONLY = (
     "origin_state_code IS NOT NULL OR (NOT pseudonymised AND status NOT IN "
     "('focal_point_review', 'returned', 'focal_point_routing'))"
 )
+STAGE_TIMES = (
+    "(status <> 'focal_point_routing' OR approved_at IS NOT NULL) "
+    "AND (status NOT IN ('focal_point_review', 'returned') OR (approved_at IS NULL AND routed_at IS NULL)) "
+    "AND (origin_state_code IS NULL "
+    "OR status NOT IN ('sent', 'acknowledged', 'reopened', 'accepted', 'in_progress', 'completed') "
+    "OR routed_at IS NOT NULL)"
+)
 TIMES = ("submitted_at", "approved_at", "routed_at", "identity_requested_at", "identity_decided_at")
 
 
@@ -105,6 +112,10 @@ def upgrade():
         batch_op.create_check_constraint(
             op.f("ck_referral_identity_decided"), "(identity_decision IS NULL) = (identity_decided_at IS NULL)"
         )
+        batch_op.create_check_constraint(op.f("ck_referral_stage_times"), STAGE_TIMES)
+        batch_op.create_check_constraint(
+            op.f("ck_referral_returned_with_note"), "status <> 'returned' OR return_note IS NOT NULL"
+        )
         batch_op.create_index(
             "uq_referral_open_case_service",
             ["case_id", "service_id"],
@@ -129,6 +140,8 @@ def downgrade():
         batch_op.drop_index(
             "uq_referral_open_case_service", sqlite_where=sa.text(NEW_OPEN), postgresql_where=sa.text(NEW_OPEN)
         )
+        batch_op.drop_constraint(op.f("ck_referral_returned_with_note"), type_="check")
+        batch_op.drop_constraint(op.f("ck_referral_stage_times"), type_="check")
         batch_op.drop_constraint(op.f("ck_referral_identity_decided"), type_="check")
         batch_op.drop_constraint(op.f("ck_referral_origin_abroad"), type_="check")
         batch_op.drop_constraint(op.f("ck_referral_cross_border_only"), type_="check")

@@ -21,11 +21,10 @@ depends_on = None
 def upgrade():
     op.create_table(
         "federation_outbox",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("package_id", sa.String(length=36), nullable=False),
+        sa.Column("id", sa.String(length=36), nullable=False),
         sa.Column("peer_id", sa.Integer(), nullable=False),
         sa.Column("kind", sa.String(length=20), nullable=False),
-        sa.Column("token", sa.Text(), nullable=False),
+        sa.Column("package", sa.Text(), nullable=False),
         sa.Column("created_at", sa.DateTime(), nullable=False),
         sa.Column("attempts", sa.Integer(), nullable=False),
         sa.Column("next_attempt_at", sa.DateTime(), nullable=False),
@@ -43,7 +42,6 @@ def upgrade():
             ["peer_id"], ["federation_peer.id"], name=op.f("fk_federation_outbox_peer_id_federation_peer")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_federation_outbox")),
-        sa.UniqueConstraint("package_id", name=op.f("uq_federation_outbox_package_id")),
     )
     with op.batch_alter_table("federation_outbox", schema=None) as batch_op:
         batch_op.create_index(

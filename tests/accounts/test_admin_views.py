@@ -352,3 +352,15 @@ def test_focal_point_edits_only_its_own_countrys_settings(app: Flask) -> None:
             "from": 30,
             "to": 45,
         }
+
+
+def test_a_garbled_version_is_a_stale_form_not_an_error(app: Flask) -> None:
+    with app.app_context():
+        admin = make_user(Role.SYSTEM_ADMIN, totp_secret=new_totp_secret())
+    client = app.test_client()
+    with app.app_context():
+        sign_in_directly(client, db.session.get(User, admin.id))
+    response = client.post("/admin/member-states/FR", data={**base_fp(1), "version": "not-a-number"})
+    assert response.status_code == 409
+    with app.app_context():
+        assert db.session.get(MemberState, "FR").version == 1

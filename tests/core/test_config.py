@@ -82,6 +82,17 @@ def test_unknown_environment_is_refused() -> None:
         config.config_for("staging-typo")
 
 
+# Well-formed production secrets (fake values).
+PRODUCTION = {
+    "SECRET_KEY": "s" * 40,
+    "DATABASE_URL": "postgresql://app@db/app",
+    "REDIS_URL": "redis://cache:6379/0",
+    "FIELD_ENCRYPTION_KEYS": "k1:" + "A" * 43,
+    "BLIND_INDEX_KEY": "B" * 43,
+    "AUDIT_SIGNING_KEY": "C" * 43,
+}
+
+
 @pytest.mark.parametrize(
     ("name", "value", "problem"),
     [
@@ -95,15 +106,54 @@ def test_unknown_environment_is_refused() -> None:
 def test_malformed_secrets_are_refused_at_start(
     monkeypatch: pytest.MonkeyPatch, name: str, value: str, problem: str
 ) -> None:
-    good = {
-        "SECRET_KEY": "s" * 40,
-        "DATABASE_URL": "postgresql://app@db/app",
-        "REDIS_URL": "redis://cache:6379/0",
-        "FIELD_ENCRYPTION_KEYS": "k1:" + "A" * 43,
-        "BLIND_INDEX_KEY": "B" * 43,
-        "AUDIT_SIGNING_KEY": "C" * 43,
-    }
+    good = PRODUCTION
     for key, setting in {**good, name: value}.items():
+        monkeypatch.setenv(key, setting)
+    reloaded = importlib.reload(config)
+    try:
+        with pytest.raises(reloaded.ConfigurationError, match=re.escape(problem)):
+            reloaded.ProductionConfig.prepare()
+    finally:
+        importlib.reload(config)
+
+
+FEDERATED = {
+    **PRODUCTION,
+    "FEDERATION_BASE_URL": "https://referral.fr.example",
+    "FEDERATION_COUNTRY": "FR",
+    "FEDERATION_SIGNING_KEY": "D" * 43,
+    "FEDERATION_ENCRYPTION_KEYS": "E" * 43,
+}
+
+
+def test_federation_settings_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key, setting in FEDERATED.items():
+        monkeypatch.setenv(key, setting)
+    try:
+        settings = importlib.reload(config).ProductionConfig.prepare()
+        assert settings["FEDERATION_COUNTRY"] == "FR" and settings["FEDERATION_ENCRYPTION_KEYS"] == ["E" * 43]
+    finally:
+        importlib.reload(config)
+
+
+@pytest.mark.parametrize(
+    ("changes", "problem"),
+    [
+        (
+            {"FEDERATION_BASE_URL": "http://referral.fr.example"},
+            "FEDERATION_BASE_URL must be the installation's https://",
+        ),
+        ({"FEDERATION_COUNTRY": "France"}, "FEDERATION_COUNTRY must be an ISO 3166-1 alpha-2 code"),
+        ({"FEDERATION_SIGNING_KEY": "c2hvcnQ"}, "FEDERATION_SIGNING_KEY must be base64url"),
+        ({"FEDERATION_ENCRYPTION_KEYS": "c2hvcnQ"}, "FEDERATION_ENCRYPTION_KEYS must list"),
+        ({"FEDERATION_COUNTRY": ""}, "FEDERATION_BASE_URL needs FEDERATION_COUNTRY"),
+        ({"FEDERATION_ALLOW_LOCAL_HTTP": "true"}, "never production"),
+    ],
+)
+def test_federation_settings_are_checked_at_start(
+    monkeypatch: pytest.MonkeyPatch, changes: dict[str, str], problem: str
+) -> None:
+    for key, setting in {**FEDERATED, **changes}.items():
         monkeypatch.setenv(key, setting)
     reloaded = importlib.reload(config)
     try:

@@ -45,12 +45,12 @@ def pair(database_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         drop_database(side.database_url)
 
 
-def queue(sender: Installation, receiver: Installation, body: dict) -> str:
+def queue(sender: Installation, receiver: Installation, body: dict, *, at=None) -> str:
     with sender.app.app_context():
         peer = trust.peer_by_url(receiver.base_url)
-        row = transport.enqueue(peer, "request", body, now=utcnow())
+        row = transport.enqueue(peer, "request", body, now=at or utcnow())
         db.session.commit()
-        return row.package_id
+        return row.id
 
 
 def deliver(sender: Installation, *, at=None) -> transport.DeliveryCounts:
@@ -60,7 +60,8 @@ def deliver(sender: Installation, *, at=None) -> transport.DeliveryCounts:
 
 def outbox(sender: Installation, package_id: str) -> FederationOutbox:
     with sender.app.app_context():
-        row = db.session.execute(select(FederationOutbox).where(FederationOutbox.package_id == package_id)).scalar_one()
+        row = db.session.get(FederationOutbox, package_id)
+        assert row is not None
         db.session.expunge(row)
         return row
 
@@ -181,9 +182,23 @@ def test_a_refused_package_is_kept_for_the_administrators_and_not_retried(pair) 
         assert row.refused_at is not None and row.last_error == "refused:untrusted_key"
         assert deliver(france, at=utcnow() + timedelta(days=1)).refused == 0
         with france.app.app_context():
-            assert [o.package_id for o in transport.undelivered()] == [package_id]
+            assert [o.id for o in transport.undelivered()] == [package_id]
         assert inbox_count(romania, package_id) == 0
     finally:
         with romania.app.app_context():
             db.session.execute(select(FederationKey).where(FederationKey.kid == kid)).scalar_one().revoked_at = None
             db.session.commit()
+    # Once Romania trusts the key again, an administrator sends it again: it arrives.
+    with france.app.app_context():
+        transport.retry_refused(None, package_id, now=utcnow())
+        db.session.commit()
+    assert deliver(france).delivered == 1
+    assert inbox_count(romania, package_id) == 1
+
+
+def test_a_package_queued_days_ago_is_still_delivered(pair) -> None:
+    """Sealed at each attempt with that attempt's time: a long outage does not make it stale."""
+    france, romania = pair
+    package_id = queue(france, romania, {"note": "queued before a long outage"}, at=utcnow() - timedelta(days=3))
+    assert deliver(france).delivered == 1
+    assert inbox_count(romania, package_id) == 1

@@ -14,6 +14,7 @@ from app.accounts.roles import AgencyKind, Role
 from app.accounts.services import FieldError
 from app.audit.models import AuditEntry
 from app.core.errors import Conflict, NotFound, PermissionDenied
+from app.directory.vocabulary import ServiceType
 from app.extensions import db
 from app.notifications.models import Notification
 from app.referrals import services
@@ -396,3 +397,70 @@ def test_desk_lists_waiting_overdue_and_counts(world) -> None:
         .first()
     )
     assert set(shown.details["shown"]) == {outgoing.id, incoming.id}
+
+
+# -- found in review ------------------------------------------------------------------------
+
+
+def test_sent_lists_show_each_focal_point_only_its_own_countrys_referrals(world) -> None:
+    referral = make_referral(world["sender"], world["case"], world["shelter"])  # at the French focal point
+    assert [r.id for r in services.sent(world["fr_focal"])] == [referral.id]
+    assert services.sent(world["ro_focal"]) == []  # not even once approved: that is the desk's
+    services.transition(world["fr_focal"], referral, "approve", version=referral.version)
+    assert services.sent(world["ro_focal"]) == []
+
+
+def test_withdrawal_tells_only_those_who_had_it_in_hand(world) -> None:
+    returned = make_referral(world["sender"], world["case"], world["shelter"])
+    services.transition(world["fr_focal"], returned, "return", version=returned.version, answer=Answer(note="Why?"))
+    services.transition(world["sender"], returned, "withdraw", version=returned.version)
+    db.session.commit()
+    assert notified("referral.withdrawn") == set()  # the service never had it
+    approved = make_referral(world["sender"], world["case"], world["ngo"])
+    services.transition(world["fr_focal"], approved, "approve", version=approved.version)
+    services.transition(world["fr_focal"], approved, "withdraw", version=approved.version)
+    db.session.commit()
+    assert notified("referral.withdrawn") == {world["ro_focal"].id}
+    assert services.history(approved)[-1].side == "sending_fp"  # the focal point, not "sender"
+
+
+def test_routing_keeps_to_the_child_protection_exception(world) -> None:
+    child = make_case(world["sender"].agency, family_name="Minor", presumed_child=True)
+    protection = make_service(make_organization(make_agency("RO", AgencyKind.CHILD_PROTECTION)))
+    protection.service_type = ServiceType.CHILD_PROTECTION
+    db.session.commit()
+    referral = services.create(
+        world["fr_focal"], child, request_for(protection, legal_basis=LegalBasis.CHILD_PROTECTION)
+    )
+    assert [s.service.id for s in services.routing_choices(referral)] == [protection.id]
+    with pytest.raises(FieldError) as error:
+        services.transition(
+            world["ro_focal"], referral, "route", version=referral.version, answer=Answer(service_id=world["ngo"].id)
+        )
+    assert error.value.field == "service_id"
+
+
+def test_only_the_designated_focal_point_agency_acts_for_its_country(world) -> None:
+    other_national = make_user(Role.FOCAL_POINT, make_agency("FR", AgencyKind.NATIONAL_FOCAL_POINT))
+    referral = make_referral(world["sender"], world["case"], world["shelter"])
+    with pytest.raises(PermissionDenied):
+        services.transition(other_national, referral, "approve", version=referral.version)
+    db.session.rollback()
+    assert services.desk(other_national, now=referral.sent_at).waiting == []
+
+
+def test_a_referral_changed_meanwhile_is_skipped_by_the_tick_not_the_whole_run(world, monkeypatch) -> None:
+    first = make_referral(world["sender"], world["case"], world["shelter"], urgency="emergency")
+    second = make_referral(world["sender"], world["case"], world["ngo"], urgency="emergency")
+    real_expire = services.expire
+
+    def changed_meanwhile(referral, *, now):
+        if referral.id == first.id:
+            raise Conflict()  # what transition() raises when the version moved on
+        real_expire(referral, now=now)
+
+    monkeypatch.setattr(services, "expire", changed_meanwhile)
+    result = check_deadlines(max(first.due_at, second.due_at) + timedelta(minutes=1))
+    db.session.commit()
+    assert result.skipped == 1 and result.expired == [second.id]
+    assert db.session.get(Referral, first.id).status == S.FOCAL_POINT_REVIEW

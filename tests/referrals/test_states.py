@@ -137,6 +137,8 @@ def _put_in_cross_border(referral, status: ReferralStatus) -> None:
         referral.approved_at = now
     if status not in (ReferralStatus.DRAFT, *CROSS_BORDER_STAGES):
         referral.routed_at = now
+    if status == ReferralStatus.RETURNED:
+        referral.return_note = "Add the languages"
     if status in (ReferralStatus.DRAFT, ReferralStatus.RETURNED):
         referral.sent_at = referral.due_at = None
     else:

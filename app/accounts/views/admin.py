@@ -17,7 +17,7 @@ from app.accounts.reference_data import EU_LANGUAGES
 from app.accounts.roles import AgencyKind, Role
 from app.accounts.services import AgencyData, FieldError, MemberStateSettings, UserData
 from app.core.errors import NotFound
-from app.core.forms import attach_field_error, select_choices
+from app.core.forms import attach_field_error, form_version, select_choices
 from app.core.i18n import country_name, language_choices, language_name
 from app.core.permissions import requires
 from app.extensions import db
@@ -106,7 +106,7 @@ def user_edit(user_id: int) -> ResponseReturnValue:
     form = _user_form(user)
     if form.validate_on_submit():
         try:
-            services.update_user(current_user, user, _user_data(form), version=int(form.version.data or 0))
+            services.update_user(current_user, user, _user_data(form), version=form_version(form))
         except FieldError as exc:
             db.session.rollback()
             attach_field_error(form, exc.field, exc.message)
@@ -221,7 +221,7 @@ def _agency_form(agency: Agency | None) -> ResponseReturnValue:
         )
         try:
             services.save_agency(
-                current_user, data, agency=agency, version=int(form.version.data) if form.version.data else None
+                current_user, data, agency=agency, version=form_version(form) if form.version.data else None
             )
         except FieldError as exc:
             db.session.rollback()
@@ -293,7 +293,7 @@ def member_state_edit(code: str) -> ResponseReturnValue:
             focal_point_routine_working_days=form.focal_point_routine_working_days.data or 0,
         )
         try:
-            services.update_member_state(current_user, state, data, version=int(form.version.data or 0))
+            services.update_member_state(current_user, state, data, version=form_version(form))
         except FieldError as exc:
             db.session.rollback()
             attach_field_error(form, exc.field, exc.message)
