@@ -32,5 +32,5 @@ class KeyForm(FlaskForm):
     )
 
 
-class RevokeForm(FlaskForm):
-    pass
+class ActionForm(FlaskForm):
+    """A button's form: its CSRF token only."""

@@ -21,7 +21,7 @@ from app.core.permissions import public, requires
 from app.extensions import csrf, db, limiter
 from app.federation import identity, transport, trust
 from app.federation.envelope import MAX_PACKAGE_BYTES
-from app.federation.forms import KeyForm, PeerForm, RevokeForm
+from app.federation.forms import ActionForm, KeyForm, PeerForm
 
 bp = Blueprint("federation", __name__, url_prefix="/admin/federation")
 
@@ -84,7 +84,7 @@ def _page(peer_form: PeerForm | None = None, key_form: KeyForm | None = None, st
             kind_titles=KIND_TITLES,
             peer_form=peer_form,
             key_form=key_form,
-            revoke_form=RevokeForm(),
+            action_form=ActionForm(),
         ),
         status,
     )
@@ -117,13 +117,11 @@ def add_peer() -> ResponseReturnValue:
 @requires(perms.MANAGE_TRUST_LIST)
 def add_key() -> ResponseReturnValue:
     _peers, form = _forms(key_form=KeyForm())
-    if form.validate_on_submit() and not form.peer.data:
-        attach_field_error(form, "peer", _("Choose an installation."))
-    elif form.validate_on_submit():
+    if form.validate_on_submit():
         peer = next((p for p in trust.peers() if p.id == form.peer.data), None)
         try:
             if peer is None:
-                raise trust.TrustListError("peer", _("There is no such installation in the trust list."))
+                raise trust.TrustListError("peer", _l("Choose an installation."))
             row = trust.add_key(current_user, peer, form.jwk.data or "")
         except trust.TrustListError as exc:
             db.session.rollback()
@@ -139,7 +137,7 @@ def add_key() -> ResponseReturnValue:
 @requires(perms.MANAGE_TRUST_LIST)
 def retry_package(package_id: str) -> ResponseReturnValue:
     """Send a package the peer refused again (after fixing the trust list, say)."""
-    if not RevokeForm().validate_on_submit():
+    if not ActionForm().validate_on_submit():
         flash(_("This form has expired. Reload the page and try again."), "error")
         return redirect(url_for("federation.index"))
     try:
@@ -156,7 +154,7 @@ def retry_package(package_id: str) -> ResponseReturnValue:
 @bp.route("/keys/<kid>/revoke", methods=["POST"])
 @requires(perms.MANAGE_TRUST_LIST)
 def revoke_key(kid: str) -> ResponseReturnValue:
-    if not RevokeForm().validate_on_submit():
+    if not ActionForm().validate_on_submit():
         flash(_("This form has expired. Reload the page and try again."), "error")
         return redirect(url_for("federation.index"))
     try:

@@ -38,6 +38,7 @@ from app.referrals.deadlines import focal_point_deadline, response_deadline
 from app.referrals.matching import suggestions_for
 from app.referrals.models import Referral, ReferralEvent
 from app.referrals.policies import (
+    designated_focal_point,
     inbox_filter,
     incoming_filter,
     is_receiving_focal_point,
@@ -566,13 +567,8 @@ def _recipient_staff(referral: Referral) -> list[User]:
     return active_staff(referral.recipient_agency_id, Role.CASEWORKER)
 
 
-def _focal_point_agency(country: str | None) -> int | None:
-    state = db.session.get(MemberState, country) if country else None
-    return state.focal_point_agency_id if state is not None else None
-
-
 def _focal_point_staff(country: str | None, *roles: Role) -> list[User]:
-    agency_id = _focal_point_agency(country)
+    agency_id = designated_focal_point(country)
     return active_staff(agency_id, *(roles or (Role.FOCAL_POINT,))) if agency_id is not None else []
 
 
