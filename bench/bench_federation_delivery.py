@@ -20,9 +20,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from sqlalchemy import select
+
 from app.core.db import utcnow
 from app.extensions import db
 from app.federation import transport, trust
+from app.federation.models import FederationOutbox
 from tests.federation.two_installations import drop_database, installation, introduce
 
 BODY = {
@@ -60,7 +63,13 @@ def main() -> None:
                     db.session.commit()
                     counts = transport.deliver_due(utcnow())
                     latencies.append(time.perf_counter() - started)
-                    assert counts.delivered == 1, counts
+                    if counts.delivered != 1:
+                        row = (
+                            db.session.execute(select(FederationOutbox).order_by(FederationOutbox.created_at.desc()))
+                            .scalars()
+                            .first()
+                        )
+                        raise SystemExit(f"not delivered: {counts} {row.last_error if row else None}")
         finally:
             receiver.stop()
             for side in (sender, receiver):

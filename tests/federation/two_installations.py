@@ -113,6 +113,8 @@ def installation(base_uri: str, name: str, country: str, tmp: Path) -> Installat
         "FEDERATION_DELIVER_AT_ONCE": False,  # the tests run each side's delivery worker
         "FEDERATION_TIMEOUT_SECONDS": 5,
         "RATELIMIT_STORAGE_URI": "memory://",
+        # The benchmark sends hundreds a minute from one address (production: 60).
+        "FEDERATION_INBOX_LIMIT": "10000/minute",
     }
     app = create_app({"SQLALCHEMY_DATABASE_URI": database_url, "WTF_CSRF_ENABLED": False, **settings})
     with app.app_context():
