@@ -73,7 +73,7 @@ def _sign_in_in(page: Page, email: str, totp_secret: str | None, catalog: gettex
 
 
 def _open_from_desk(page: Page, reference: str, t: Callable[[str], str]) -> None:
-    page.get_by_role("link", name=t("Cross-border desk")).click()
+    page.get_by_role("navigation", name=t("Main")).get_by_role("link", name=t("Cross-border desk")).click()
     expect(page.get_by_role("heading", level=1)).to_have_text(t("Cross-border desk"))
     assert_accessible(page)
     waiting = page.locator("table").first
