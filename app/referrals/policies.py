@@ -49,15 +49,24 @@ def designated_focal_point(country: str | None) -> int | None:
     return state.focal_point_agency_id if state is not None else None
 
 
+def _designated(actor: User) -> bool:
+    """Is the actor on the staff of the agency designated as its country's focal point? Read
+    through the agency's country (loaded once and kept with the signed-in user), not by a
+    lookup per check: the desk asks several times per page."""
+    if actor.role != Role.FOCAL_POINT:
+        return False
+    from app.extensions import db
+
+    with db.session.no_autoflush:  # a guard: it may run while a transition's fields change
+        state = actor.agency.member_state
+    return actor.agency_id == state.focal_point_agency_id
+
+
 def _focal_point_of(actor: User | None, country: str | None) -> bool:
     """Staff of the agency designated as ``country``'s focal point: only they act for it
     across borders (another national agency of the country does not)."""
     return (
-        actor is not None
-        and country is not None
-        and actor.role == Role.FOCAL_POINT
-        and actor.agency.member_state_code == country
-        and actor.agency_id == designated_focal_point(country)
+        actor is not None and country is not None and actor.agency.member_state_code == country and _designated(actor)
     )
 
 
@@ -96,10 +105,6 @@ def inbox_filter(actor: User) -> ColumnElement[bool]:
         Referral.status != ReferralStatus.DRAFT,
         or_(Referral.origin_state_code.is_(None), Referral.routed_at.is_not(None)),
     )
-
-
-def _designated(actor: User) -> bool:
-    return actor.role == Role.FOCAL_POINT and actor.agency_id == designated_focal_point(actor.agency.member_state_code)
 
 
 def incoming_filter(actor: User) -> ColumnElement[bool]:

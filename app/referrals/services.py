@@ -965,25 +965,26 @@ def desk(actor: User, *, now: datetime) -> Desk:
     """The focal point's cross-border desk: six indexed reads, however many referrals."""
     if actor.role != Role.FOCAL_POINT:
         raise PermissionDenied()
-    mine = or_(incoming_filter(actor), outgoing_filter(actor))
+    incoming_rows, outgoing_rows = incoming_filter(actor), outgoing_filter(actor)
+    mine = or_(incoming_rows, outgoing_rows)
     base = select(Referral).options(
         joinedload(Referral.service), joinedload(Referral.case), joinedload(Referral.sender_agency)
     )
     waiting = base.where(
         or_(
-            and_(outgoing_filter(actor), Referral.status == ReferralStatus.FOCAL_POINT_REVIEW),
-            and_(incoming_filter(actor), Referral.status == ReferralStatus.FOCAL_POINT_ROUTING),
+            and_(outgoing_rows, Referral.status == ReferralStatus.FOCAL_POINT_REVIEW),
+            and_(incoming_rows, Referral.status == ReferralStatus.FOCAL_POINT_ROUTING),
         )
     ).order_by(Referral.due_at)
     overdue = base.where(mine, Referral.status.in_(DEADLINE_RUNNING), Referral.due_at < now).order_by(Referral.due_at)
-    incoming = base.where(incoming_filter(actor)).order_by(Referral.created_at.desc())
-    outgoing = base.where(outgoing_filter(actor)).order_by(Referral.created_at.desc())
+    incoming = base.where(incoming_rows).order_by(Referral.created_at.desc())
+    outgoing = base.where(outgoing_rows).order_by(Referral.created_at.desc())
     rows = [list(db.session.execute(q.limit(LIST_LIMIT)).scalars()) for q in (waiting, overdue, incoming, outgoing)]
     counts: dict[str, CountryCount] = {}
     is_open = sql_case((Referral.status.in_(OPEN_STATUSES), 1), else_=0)
     for direction, other, condition in (
-        ("incoming", Referral.origin_state_code, incoming_filter(actor)),
-        ("outgoing", Referral.member_state_code, outgoing_filter(actor)),
+        ("incoming", Referral.origin_state_code, incoming_rows),
+        ("outgoing", Referral.member_state_code, outgoing_rows),
     ):
         grouped = db.session.execute(
             select(other, func.sum(is_open), func.count()).where(condition).group_by(other)
@@ -998,12 +999,12 @@ def desk(actor: User, *, now: datetime) -> Desk:
         object_type="referral",
         details={"shown": sorted({r.id for group in rows for r in group})},
     )
-    waiting_rows, overdue_rows, incoming_rows, outgoing_rows = rows
+    waiting_list, overdue_list, incoming_list, outgoing_list = rows
     return Desk(
-        waiting=waiting_rows,
-        overdue=overdue_rows,
-        incoming=incoming_rows,
-        outgoing=outgoing_rows,
+        waiting=waiting_list,
+        overdue=overdue_list,
+        incoming=incoming_list,
+        outgoing=outgoing_list,
         counts=sorted(counts.values(), key=lambda c: c.country),
     )
 
