@@ -422,6 +422,8 @@ def _tracked(referral: Referral) -> dict[str, Any]:
 def _prepare(referral: Referral, action: str, answer: Answer, now: datetime, language: str | None) -> dict[str, Any]:
     """Check what the action needs and set its fields; returns the audit details (codes only).
     ``language``: the writer's, kept with the free text they write."""
+    if action in SHARING_ACTIONS:
+        _check_consent_still_covers(referral)
     if action in ("send", "reopen"):
         return _prepare_sending(referral, action, now)
     if action in ("submit", "resubmit", "forward", "approve"):
@@ -442,6 +444,28 @@ def _prepare(referral: Referral, action: str, answer: Answer, now: datetime, lan
         referral.acknowledged_at = referral.acknowledged_at or now
         referral.accepted_at = now
     return {}
+
+
+# Actions that pass the shared data on to someone new (or again): the legal basis must
+# still hold at that moment, not only when the referral was made.
+SHARING_ACTIONS = ("send", "reopen", "submit", "resubmit", "forward", "approve", "route")
+
+
+def _check_consent_still_covers(referral: Referral) -> None:
+    """A referral made with consent goes no further once the person has withdrawn it (or it
+    no longer covers the recipient, or the transfer abroad); the newest covering consent is
+    kept as the referral's basis."""
+    if referral.legal_basis != LegalBasis.CONSENT:
+        return
+    consent = covering_consent(referral.case, referral.recipient_organization_id, cross_border=referral.cross_border)
+    if consent is None:
+        raise Conflict(
+            _l(
+                "The person's consent no longer covers this referral (withdrawn, or not for this recipient). "
+                "Record the person's consent again, or withdraw the referral."
+            )
+        )
+    referral.consent_id = consent.id
 
 
 def _prepare_sending(referral: Referral, action: str, now: datetime) -> dict[str, Any]:

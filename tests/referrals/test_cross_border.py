@@ -464,3 +464,48 @@ def test_a_referral_changed_meanwhile_is_skipped_by_the_tick_not_the_whole_run(w
     db.session.commit()
     assert result.skipped == 1 and result.expired == [second.id]
     assert db.session.get(Referral, first.id).status == S.FOCAL_POINT_REVIEW
+
+
+def _withdraw_consents(case) -> None:
+    from app.privacy.models import Consent
+
+    for consent in db.session.execute(select(Consent).where(Consent.case_id == case.id)).scalars():
+        consent.withdrawn_on = consent.given_on
+        consent.withdrawn_recorded_by_id = consent.recorded_by_id
+    db.session.commit()
+
+
+@pytest.mark.parametrize(
+    ("stage", "actor", "action"),
+    [
+        (S.FOCAL_POINT_REVIEW, "fr_focal", "approve"),
+        (S.FOCAL_POINT_ROUTING, "ro_focal", "route"),
+    ],
+)
+def test_a_withdrawn_consent_stops_the_referral_where_it_is(world, stage, actor, action) -> None:
+    referral = make_referral(world["sender"], world["case"], world["shelter"])
+    if stage == S.FOCAL_POINT_ROUTING:
+        services.transition(world["fr_focal"], referral, "approve", version=referral.version)
+        db.session.commit()
+    _withdraw_consents(world["case"])
+    with pytest.raises(Conflict, match="consent no longer covers"):
+        services.transition(
+            world[actor], referral, action, version=referral.version, answer=Answer(service_id=world["shelter"].id)
+        )
+    db.session.rollback()
+    assert db.session.get(Referral, referral.id).status == stage
+    # Consent recorded again: the referral goes on, on the new consent.
+    fresh = make_consent(world["case"], world["sender"], [], cross_border=True)
+    services.transition(
+        world[actor], referral, action, version=referral.version, answer=Answer(service_id=world["shelter"].id)
+    )
+    assert referral.consent_id == fresh.id
+
+
+def test_a_draft_is_not_sent_once_consent_is_withdrawn(world) -> None:
+    draft = make_referral(world["sender"], world["case"], world["french"], send=False)
+    _withdraw_consents(world["case"])
+    with pytest.raises(Conflict):
+        services.transition(world["sender"], draft, "send", version=draft.version)
+    db.session.rollback()
+    assert db.session.get(Referral, draft.id).status == S.DRAFT
