@@ -339,6 +339,30 @@ def federation_revoke_key(kid: str) -> None:
     click.echo(f"Key {kid} revoked.")
 
 
+@federation_group.command("suspend-peer")
+@click.argument("base_url")
+@with_appcontext
+def federation_suspend_peer(base_url: str) -> None:
+    """Suspend an installation: nothing is sent to it or accepted from it (keys kept)."""
+    from app.federation import trust
+
+    with expecting_writes():
+        _trust_list_change(lambda: trust.set_peer_active(None, trust.peer_by_url(base_url), active=False))
+    click.echo(f"{base_url} suspended.")
+
+
+@federation_group.command("reactivate-peer")
+@click.argument("base_url")
+@with_appcontext
+def federation_reactivate_peer(base_url: str) -> None:
+    """Take a suspended installation back."""
+    from app.federation import trust
+
+    with expecting_writes():
+        _trust_list_change(lambda: trust.set_peer_active(None, trust.peer_by_url(base_url), active=True))
+    click.echo(f"{base_url} is active again.")
+
+
 @federation_group.command("keygen")
 def federation_keygen() -> None:
     """Print fresh private keys for FEDERATION_SIGNING_KEY and FEDERATION_ENCRYPTION_KEYS

@@ -222,6 +222,8 @@ def _post(url: str, token: str) -> tuple[int | None, dict[str, Any]]:
 
 def _attempt(row: FederationOutbox, now: datetime) -> str:
     row.attempts += 1
+    if not row.peer.active:
+        return _retry(row, now, "suspended")  # kept until the installation is taken back
     token = _sealed(row, now)
     if token is None:
         return _retry(row, now, "no_encryption_key")

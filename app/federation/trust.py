@@ -124,6 +124,25 @@ def revoke_key(actor: User | None, kid: str, *, now: datetime) -> FederationKey:
     return row
 
 
+def set_peer_active(actor: User | None, peer: FederationPeer, *, active: bool) -> None:
+    """Suspend an installation (nothing is accepted from it or sent to it; its keys stay
+    listed) or take it back."""
+    if peer.active == active:
+        raise TrustListError(
+            "peer",
+            _l("This installation is already active.") if active else _l("This installation is already suspended."),
+        )
+    peer.active = active
+    db.session.flush()
+    record(
+        "federation.peer_reactivated" if active else "federation.peer_suspended",
+        actor=actor,
+        object_type="federation_peer",
+        object_id=peer.id,
+        details={"base_url": peer.base_url, "country": peer.country},
+    )
+
+
 def trusted_signer(kid: str) -> Peer | None:
     """For ``open_package``: the peer whose valid signing key this is, or None."""
     row = db.session.execute(

@@ -15,6 +15,7 @@ from flask_login import current_user
 from app import federation as perms
 from app.accounts.reference_data import EU_MEMBER_STATES
 from app.core.db import utcnow
+from app.core.errors import NotFound
 from app.core.forms import attach_field_error, select_choices
 from app.core.i18n import country_name
 from app.core.permissions import public, requires
@@ -31,6 +32,7 @@ PROBLEM_TITLES = {
     "bad_receipt": _l("Its receipt did not check"),
     "no_encryption_key": _l("No valid encryption key of this installation in the trust list"),
     "error": _l("Delivery failed here; it will be tried again"),
+    "suspended": _l("The installation is suspended: kept until it is taken back"),
 }
 REFUSAL_TITLES = {
     "oversized": _l("too large"),
@@ -131,6 +133,32 @@ def add_key() -> ResponseReturnValue:
             flash(_("Key %(kid)s added.", kid=row.kid), "success")
             return redirect(url_for("federation.index"))
     return _page(key_form=form, status=400)
+
+
+@bp.route("/peers/<int:peer_id>/<state>", methods=["POST"])
+@requires(perms.MANAGE_TRUST_LIST)
+def set_peer_state(peer_id: int, state: str) -> ResponseReturnValue:
+    """Suspend an installation, or take it back."""
+    peer = next((p for p in trust.peers() if p.id == peer_id), None)
+    if peer is None or state not in ("suspend", "reactivate"):
+        raise NotFound()
+    if not ActionForm().validate_on_submit():
+        flash(_("This form has expired. Reload the page and try again."), "error")
+        return redirect(url_for("federation.index"))
+    try:
+        trust.set_peer_active(current_user, peer, active=state == "reactivate")
+    except trust.TrustListError as exc:
+        db.session.rollback()
+        flash(str(exc.message), "error")
+    else:
+        db.session.commit()
+        flash(
+            _("%(url)s is suspended: nothing is sent to it or accepted from it.", url=peer.base_url)
+            if state == "suspend"
+            else _("%(url)s is active again.", url=peer.base_url),
+            "success",
+        )
+    return redirect(url_for("federation.index"))
 
 
 @bp.route("/outbox/<package_id>/retry", methods=["POST"])

@@ -356,6 +356,7 @@ EXPECTED: dict[str, tuple[str, Callable[[World, str], str], Expect]] = {
     "federation.index": ("GET", lambda w, s: "/admin/federation/", only(SYS, 200)),
     "federation.add_peer": ("POST", lambda w, s: "/admin/federation/peers", only(SYS, 400)),
     "federation.add_key": ("POST", lambda w, s: "/admin/federation/keys", only(SYS, 400)),
+    "federation.set_peer_state": ("POST", lambda w, s: "/admin/federation/peers/0/suspend", only(SYS, 404)),
     "federation.retry_package": ("POST", lambda w, s: "/admin/federation/outbox/none/retry", only(SYS, 302)),
     "federation.revoke_key": ("POST", lambda w, s: "/admin/federation/keys/none/revoke", only(SYS, 302)),
     "admin.member_states": ("GET", lambda w, s: "/admin/member-states", only({Role.FOCAL_POINT, *SYS}, 200)),

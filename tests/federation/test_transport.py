@@ -166,3 +166,16 @@ def test_administrators_send_a_refused_package_again(federated: Flask) -> None:
         assert entry.actor_id == admin.id and entry.details["refusal"] == "refused:untrusted_key"
     response = client.post(f"/admin/federation/outbox/{package_id}/retry", follow_redirects=True)
     assert "There is no such refused package." in response.get_data(as_text=True)
+
+
+def test_a_suspended_installation_gets_nothing_until_taken_back(federated: Flask) -> None:
+    a_peer(federated, "https://referral.ro.example", "RO")
+    with federated.app_context():
+        peer = trust.peer_by_url("https://referral.ro.example")
+        queued = transport.enqueue(peer, "request", {}, now=utcnow()).id
+        trust.set_peer_active(None, peer, active=False)
+        db.session.commit()
+        assert transport.deliver_due(utcnow()).retrying == 1  # not even tried on the network
+        assert db.session.get(FederationOutbox, queued).last_error == "suspended"
+        with pytest.raises(transport.NoEncryptionKey):
+            transport.enqueue(trust.peer_by_url("https://referral.ro.example"), "request", {}, now=utcnow())

@@ -102,3 +102,29 @@ def test_other_roles_cannot_open_it(app: Flask) -> None:
     assert client.get("/admin/federation/").status_code == 403
     assert client.post("/admin/federation/peers", data={"base_url": RO_URL, "country": "RO"}).status_code == 403
     assert count(app, FederationPeer) == 0
+
+
+def test_an_installation_is_suspended_and_taken_back(app: Flask) -> None:
+    from app.federation import trust
+
+    client, admin_id = admin_client(app)
+    client.post("/admin/federation/peers", data={"base_url": RO_URL, "country": "RO"})
+    signing = OKPKey.generate_key("Ed25519")
+    with app.app_context():
+        peer_id = db.session.execute(select(FederationPeer.id)).scalar_one()
+    client.post("/admin/federation/keys", data={"peer": peer_id, "jwk": json.dumps(signing.as_dict(private=False))})
+    response = client.post(f"/admin/federation/peers/{peer_id}/suspend", follow_redirects=True)
+    assert "is suspended" in response.get_data(as_text=True)
+    with app.app_context():
+        assert trust.trusted_signer(signing.thumbprint()) is None  # nothing accepted from it
+    again = client.post(f"/admin/federation/peers/{peer_id}/suspend", follow_redirects=True)
+    assert "already suspended" in again.get_data(as_text=True)
+    assert client.post(f"/admin/federation/peers/{peer_id}/reactivate").status_code == 302
+    with app.app_context():
+        assert trust.trusted_signer(signing.thumbprint()) is not None
+    assert actions_by(app, admin_id)[-2:] == ["federation.peer_suspended", "federation.peer_reactivated"]
+    assert client.post(f"/admin/federation/peers/{peer_id}/elsewhere").status_code == 404
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["federation", "suspend-peer", RO_URL]).exit_code == 0
+    assert runner.invoke(args=["federation", "suspend-peer", RO_URL]).exit_code != 0
+    assert runner.invoke(args=["federation", "reactivate-peer", RO_URL]).exit_code == 0
