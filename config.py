@@ -97,9 +97,10 @@ def _federation_problems(settings: dict[str, Any]) -> list[str]:
         problems.append(
             "FEDERATION_BASE_URL needs FEDERATION_COUNTRY, FEDERATION_SIGNING_KEY and FEDERATION_ENCRYPTION_KEYS"
         )
-    url = str(settings.get("FEDERATION_BASE_URL") or "")
-    local = bool(settings.get("FEDERATION_ALLOW_LOCAL_HTTP")) and re.match(r"^http://127\.0\.0\.1(:\d+)?$", url)
-    if url and not (local or (url.startswith("https://") and len(url) <= 200 and " " not in url)):
+    from app.federation.envelope import valid_installation_url  # here: app imports this module
+
+    url = str(settings.get("FEDERATION_BASE_URL") or "").rstrip("/")
+    if url and not valid_installation_url(url, allow_local_http=bool(settings.get("FEDERATION_ALLOW_LOCAL_HTTP"))):
         problems.append("FEDERATION_BASE_URL must be the installation's https:// address")
     country = str(settings.get("FEDERATION_COUNTRY") or "")
     if country and not re.match(r"^[A-Z]{2}$", country):

@@ -71,13 +71,18 @@ def sign_in_directly(client: FlaskClient, user: User) -> None:
         flask_session["sid"] = token
 
 
-def client_for(app: Flask, user_id: int) -> FlaskClient:
-    """A test client signed in as the user with ``user_id``."""
-    client = app.test_client()
+def sign_in_as(app: Flask, client: FlaskClient, user_id: int) -> None:
+    """Sign ``client`` in (again) as the user with ``user_id``."""
     with app.app_context():
         user = db.session.get(User, user_id)
         assert user is not None
         sign_in_directly(client, user)
+
+
+def client_for(app: Flask, user_id: int) -> FlaskClient:
+    """A test client signed in as the user with ``user_id``."""
+    client = app.test_client()
+    sign_in_as(app, client, user_id)
     return client
 
 

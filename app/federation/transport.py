@@ -246,10 +246,10 @@ def _attempt(row: FederationOutbox, now: datetime) -> str:
     return _retry(row, now, "unreachable" if status is None else f"http_{status}")
 
 
-def _record_outbox(action: str, row: FederationOutbox, **details: Any) -> None:
+def _record_outbox(action: str, row: FederationOutbox, *, actor: Any = None, **details: Any) -> None:
     record(
         action,
-        actor=None,
+        actor=actor,
         object_type="federation_outbox",
         object_id=row.id,
         details={"package": row.id, "peer": row.peer_id, **details},
@@ -274,13 +274,7 @@ def retry_refused(actor: Any, package_id: str, *, now: datetime) -> FederationOu
     row.last_error = None
     row.next_attempt_at = now
     db.session.flush()
-    record(
-        "federation.package_requeued",
-        actor=actor,
-        object_type="federation_outbox",
-        object_id=row.id,
-        details={"package": row.id, "peer": row.peer_id, "refusal": refusal},
-    )
+    _record_outbox("federation.package_requeued", row, actor=actor, refusal=refusal)
     return row
 
 

@@ -19,7 +19,7 @@ from app.accounts.roles import AgencyKind, Role
 from app.directory.vocabulary import ServiceType
 from tests.browser.conftest import assert_accessible
 from tests.browser.test_journeys import CODE_LABEL, sign_in
-from tests.browser.test_referral_journeys import identify
+from tests.browser.test_referral_journeys import identify, record_consent
 from tests.factories import (
     PASSWORD,
     make_agency,
@@ -92,16 +92,7 @@ def test_officer_refers_abroad_both_focal_points_act_shelter_accepts(
     sign_in(officer, "officer@example.org")
     reference = identify(officer, "Dumitrescu", age=24)
 
-    officer.get_by_role("link", name="Record consent").first.click()
-    officer.get_by_label("Consent given by").select_option("person")
-    officer.get_by_label("Date consent was given").fill("2026-11-20")
-    officer.get_by_label("Language in which it was explained").select_option("ro")
-    officer.get_by_label("Referral to assistance services").check()
-    officer.get_by_label("Sharing data with the recipients named below").check()
-    officer.get_by_label("Named recipients").fill("The referral mechanism in Romania")
-    officer.get_by_label("Transfer to another country").check()
-    officer.get_by_role("button", name="Record consent").click()
-    expect(officer.get_by_role("status")).to_contain_text("Consent recorded")
+    record_consent(officer, [], recipients="The referral mechanism in Romania", abroad=True)
 
     # Refers to a shelter in Romania; first without choosing a service: refused, text kept.
     officer.get_by_role("link", name="Refer to a service").click()

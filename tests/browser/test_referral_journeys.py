@@ -58,7 +58,9 @@ def identify(page: Page, family_name: str, *, age: int) -> str:
     return page.get_by_role("heading", level=1).inner_text().split()[-1]
 
 
-def _record_consent(page: Page, organisations: list[str]) -> None:
+def record_consent(page: Page, organisations: list[str], *, recipients: str = "", abroad: bool = False) -> None:
+    """Consent to referral and data sharing with ``organisations`` (and named ``recipients``),
+    and when ``abroad`` to a transfer to another country."""
     page.get_by_role("link", name="Record consent").first.click()
     page.get_by_label("Consent given by").select_option("person")
     page.get_by_label("Date consent was given").fill("2026-11-20")
@@ -67,6 +69,10 @@ def _record_consent(page: Page, organisations: list[str]) -> None:
     page.get_by_label("Sharing data with the recipients named below").check()
     for name in organisations:
         page.get_by_label(name).check()
+    if recipients:
+        page.get_by_label("Named recipients").fill(recipients)
+    if abroad:
+        page.get_by_label("Transfer to another country").check()
     assert_accessible(page)
     page.get_by_role("button", name="Record consent").click()
     expect(page.get_by_role("status")).to_contain_text("Consent recorded")
@@ -100,7 +106,7 @@ def test_officer_refers_to_a_shelter_which_accepts_and_completes(app: Flask, new
     sign_in(officer, "officer@example.org")
     reference = identify(officer, "Popescu", age=30)
 
-    _record_consent(officer, ["Foyer Sainte-Claire"])
+    record_consent(officer, ["Foyer Sainte-Claire"])
     _refer(officer, "Emergency beds", "Emergency")
     referral_url = officer.url
 
@@ -140,7 +146,7 @@ def test_shelter_declines_for_lack_of_capacity_and_officer_reroutes(app: Flask, 
     officer = new_page()
     sign_in(officer, "officer@example.org")
     officer.goto(f"/cases/{case_id}")
-    _record_consent(officer, ["Foyer Sainte-Claire", "Accueil Rhône"])
+    record_consent(officer, ["Foyer Sainte-Claire", "Accueil Rhône"])
     _refer(officer, "Emergency beds", "Urgent")
 
     shelter = new_page()

@@ -12,6 +12,13 @@ import pytest
 import config
 
 
+def restore(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Put the environment back first, then reload: a reload with the test's variables still
+    set would leave them in the configuration classes for every later test."""
+    monkeypatch.undo()
+    importlib.reload(config)
+
+
 def test_production_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
         "SECRET_KEY",
@@ -38,7 +45,7 @@ def test_production_refuses_to_start_without_secrets(monkeypatch: pytest.MonkeyP
         ):
             assert name in message
     finally:
-        importlib.reload(config)
+        restore(monkeypatch)
 
 
 def test_production_starts_with_secrets_and_is_hardened(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,7 +64,7 @@ def test_production_starts_with_secrets_and_is_hardened(monkeypatch: pytest.Monk
         assert settings["SESSION_COOKIE_SECURE"] and settings["SESSION_COOKIE_HTTPONLY"]
         assert settings["SESSION_COOKIE_SAMESITE"] == "Lax" and settings["HSTS"] and not settings["DEBUG"]
     finally:
-        importlib.reload(config)
+        restore(monkeypatch)
 
 
 def test_development_generates_secrets_once(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -74,7 +81,7 @@ def test_development_generates_secrets_once(monkeypatch: pytest.MonkeyPatch, tmp
         assert again["SECRET_KEY"] == first["SECRET_KEY"]
         assert str(tmp_path / "app.db") in again["SQLALCHEMY_DATABASE_URI"]
     finally:
-        importlib.reload(config)
+        restore(monkeypatch)
 
 
 def test_unknown_environment_is_refused() -> None:
@@ -114,7 +121,7 @@ def test_malformed_secrets_are_refused_at_start(
         with pytest.raises(reloaded.ConfigurationError, match=re.escape(problem)):
             reloaded.ProductionConfig.prepare()
     finally:
-        importlib.reload(config)
+        restore(monkeypatch)
 
 
 FEDERATED = {
@@ -133,7 +140,7 @@ def test_federation_settings_start(monkeypatch: pytest.MonkeyPatch) -> None:
         settings = importlib.reload(config).ProductionConfig.prepare()
         assert settings["FEDERATION_COUNTRY"] == "FR" and settings["FEDERATION_ENCRYPTION_KEYS"] == ["E" * 43]
     finally:
-        importlib.reload(config)
+        restore(monkeypatch)
 
 
 @pytest.mark.parametrize(
@@ -160,4 +167,4 @@ def test_federation_settings_are_checked_at_start(
         with pytest.raises(reloaded.ConfigurationError, match=re.escape(problem)):
             reloaded.ProductionConfig.prepare()
     finally:
-        importlib.reload(config)
+        restore(monkeypatch)

@@ -26,7 +26,7 @@ from tests.factories import (
     make_referral,
     make_service,
     make_user,
-    sign_in_directly,
+    sign_in_as,
 )
 
 
@@ -47,11 +47,6 @@ def world(app: Flask):
             "case": case.id,
             "service": service.id,
         }
-
-
-def login(app: Flask, client, user_id: int) -> None:
-    with app.app_context():
-        sign_in_directly(client, db.session.get(User, user_id))
 
 
 def refused(app: Flask) -> list[dict]:
@@ -86,7 +81,7 @@ def version_of(app: Flask, referral_id: str) -> int:
 
 
 def test_the_form_abroad_lists_the_other_countrys_services(app: Flask, client, world) -> None:
-    login(app, client, world["officer"])
+    sign_in_as(app, client, world["officer"])
     at_home = client.get(f"/referrals/new/{world['case']}").get_data(as_text=True)
     assert "Refer to a service in another country" in at_home and "Paturi" not in at_home
     abroad = client.get(f"/referrals/new/{world['case']}?country=RO").get_data(as_text=True)
@@ -99,7 +94,7 @@ def test_without_cross_border_consent_refused_next_to_the_field_and_recorded(app
     with app.app_context():
         case = db.session.get(Case, world["case"])
         make_consent(case, db.session.get(User, world["officer"]), [])  # not covering a transfer abroad
-    login(app, client, world["officer"])
+    sign_in_as(app, client, world["officer"])
     response = client.post(
         f"/referrals/new/{world['case']}?country=RO",
         data={
@@ -120,7 +115,7 @@ def test_without_cross_border_consent_refused_next_to_the_field_and_recorded(app
 def test_pseudonymised_with_names_is_refused(app: Flask, client, world) -> None:
     with app.app_context():
         make_consent(db.session.get(Case, world["case"]), db.session.get(User, world["officer"]), [], cross_border=True)
-    login(app, client, world["officer"])
+    sign_in_as(app, client, world["officer"])
     response = client.post(
         f"/referrals/new/{world['case']}?country=RO",
         data={
@@ -138,7 +133,7 @@ def test_pseudonymised_with_names_is_refused(app: Flask, client, world) -> None:
 
 def test_focal_points_approve_return_and_route_through_their_pages(app: Flask, client, world) -> None:
     referral_id = sent_abroad(app, world)
-    login(app, client, world["fr_focal"])
+    sign_in_as(app, client, world["fr_focal"])
     page = client.get(f"/referrals/{referral_id}").get_data(as_text=True)
     assert "Approve and send to the other country" in page and "Return to the sender" in page
     # Return without a comment: the message next to the field, nothing changed, recorded.
@@ -146,7 +141,7 @@ def test_focal_points_approve_return_and_route_through_their_pages(app: Flask, c
     assert response.status_code == 400 and "Say what the sender should change." in response.get_data(as_text=True)
     response = client.post(f"/referrals/{referral_id}/approve", data={"version": version_of(app, referral_id)})
     assert response.status_code == 302
-    login(app, client, world["ro_focal"])
+    sign_in_as(app, client, world["ro_focal"])
     page = client.get(f"/referrals/{referral_id}").get_data(as_text=True)
     assert "Zyxwvut" not in page
     assert 'lang="en"' in page  # the purpose, written in English, read by a Romanian focal point
@@ -170,20 +165,20 @@ def test_another_countrys_focal_point_gets_nothing(app: Flask, client, world) ->
     referral_id = sent_abroad(app, world)
     with app.app_context():
         german = make_focal_point("DE").id
-    login(app, client, german)
+    sign_in_as(app, client, german)
     assert client.get(f"/referrals/{referral_id}").status_code == 404
     assert client.post(f"/referrals/{referral_id}/approve", data={"version": 2}).status_code == 404
     # The receiving focal point before approval, and the service before routing: the same.
     for user in ("ro_focal", "worker"):
-        login(app, client, world[user])
+        sign_in_as(app, client, world[user])
         assert client.get(f"/referrals/{referral_id}").status_code == 404
 
 
 def test_identification_requested_and_released_through_the_pages(app: Flask, client, world) -> None:
     referral_id = sent_abroad(app, world, pseudonymised=True)
-    login(app, client, world["fr_focal"])
+    sign_in_as(app, client, world["fr_focal"])
     client.post(f"/referrals/{referral_id}/approve", data={"version": version_of(app, referral_id)})
-    login(app, client, world["ro_focal"])
+    sign_in_as(app, client, world["ro_focal"])
     page = client.get(f"/referrals/{referral_id}").get_data(as_text=True)
     assert "Zyxwvut" not in page
     response = client.post(
@@ -198,7 +193,7 @@ def test_identification_requested_and_released_through_the_pages(app: Flask, cli
         data={"version": version_of(app, referral_id), "reason": "Pentru instanță"},
     )
     assert response.status_code == 302
-    login(app, client, world["officer"])
+    sign_in_as(app, client, world["officer"])
     page = client.get(f"/referrals/{referral_id}").get_data(as_text=True)
     assert "Release the identification details" in page and "Pentru instanță" in page
     assert 'lang="ro"' in page  # the reason was written in Romanian
@@ -208,12 +203,12 @@ def test_identification_requested_and_released_through_the_pages(app: Flask, cli
         ).status_code
         == 302
     )
-    login(app, client, world["ro_focal"])
+    sign_in_as(app, client, world["ro_focal"])
     assert "Zyxwvut" in client.get(f"/referrals/{referral_id}").get_data(as_text=True)
 
 
 def test_desk_has_a_constant_statement_count(app: Flask, client, world) -> None:
-    login(app, client, world["fr_focal"])
+    sign_in_as(app, client, world["fr_focal"])
 
     def add(n: int) -> None:
         with app.app_context():

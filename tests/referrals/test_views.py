@@ -27,7 +27,7 @@ from tests.factories import (
     make_referral,
     make_service,
     make_user,
-    sign_in_directly,
+    sign_in_as,
 )
 
 
@@ -53,11 +53,6 @@ def world(app: Flask):
         }
 
 
-def login(app: Flask, client, user_id: int) -> None:
-    with app.app_context():
-        sign_in_directly(client, db.session.get(User, user_id))
-
-
 def referral_for(world) -> Referral:
     """A sent referral of the world's case to the night shelter (inside an app context)."""
     return make_referral(
@@ -68,7 +63,7 @@ def referral_for(world) -> Referral:
 
 
 def test_officer_refers_and_shelter_accepts_and_completes(app: Flask, client, world) -> None:
-    login(app, client, world["officer"])
+    sign_in_as(app, client, world["officer"])
     page = client.get(f"/referrals/new/{world['case']}")
     assert page.status_code == 200
     assert "Night shelter" in page.get_data(as_text=True)
@@ -93,7 +88,7 @@ def test_officer_refers_and_shelter_accepts_and_completes(app: Flask, client, wo
     assert "Night shelter" in case_page and "Sent" in case_page
 
     worker = app.test_client()
-    login(app, worker, world["worker"])
+    sign_in_as(app, worker, world["worker"])
     inbox = worker.get("/referrals/inbox").get_data(as_text=True)
     assert referral_url.rsplit("/", 1)[1] in inbox
     detail = worker.get(referral_url).get_data(as_text=True)
@@ -118,7 +113,7 @@ def test_officer_refers_and_shelter_accepts_and_completes(app: Flask, client, wo
 
 
 def test_bad_input_keeps_what_was_typed(app: Flask, client, world) -> None:
-    login(app, client, world["officer"])
+    sign_in_as(app, client, world["officer"])
     response = client.post(
         f"/referrals/new/{world['case']}",
         data={"service_id": world["service"], "purpose": "", "urgency": "urgent", "legal_basis": "vital_interest"},
@@ -145,7 +140,7 @@ def test_decline_without_reason_keeps_the_note_and_changes_nothing(app: Flask, c
     with app.app_context():
         referral = referral_for(world)
         url, version = f"/referrals/{referral.id}", referral.version
-    login(app, client, world["worker"])
+    sign_in_as(app, client, world["worker"])
     response = client.post(f"{url}/decline", data={"version": version, "decline_reason": "", "note": "Full tonight"})
     assert response.status_code == 400
     text = response.get_data(as_text=True)
@@ -158,7 +153,7 @@ def test_stale_form_is_a_conflict(app: Flask, client, world) -> None:
     with app.app_context():
         referral = referral_for(world)
         url, version = f"/referrals/{referral.id}", referral.version
-    login(app, client, world["worker"])
+    sign_in_as(app, client, world["worker"])
     assert client.post(f"{url}/acknowledge", data={"version": version}).status_code == 302
     assert client.post(f"{url}/accept", data={"version": version}).status_code == 409
     with app.app_context():
@@ -170,9 +165,9 @@ def test_decline_then_reroute_suggests_other_services(app: Flask, client, world)
         referral = referral_for(world)
         url, version = f"/referrals/{referral.id}", referral.version
     worker = app.test_client()
-    login(app, worker, world["worker"])
+    sign_in_as(app, worker, world["worker"])
     assert worker.post(f"{url}/decline", data={"version": version, "decline_reason": "no_capacity"}).status_code == 302
-    login(app, client, world["officer"])
+    sign_in_as(app, client, world["officer"])
     text = client.get(url).get_data(as_text=True)
     assert "No capacity" in text and "Day centre" in text
     form = client.get(f"/referrals/new/{world['case']}?instead_of={world['service']}").get_data(as_text=True)
@@ -186,7 +181,7 @@ def test_recipient_loses_access_after_the_grace_period(app: Flask, client, world
         referral.ended_at = utcnow() - app.config["REFERRAL_ACCESS_GRACE"] - timedelta(minutes=1)
         db.session.commit()
         url = f"/referrals/{referral.id}"
-    login(app, client, world["worker"])
+    sign_in_as(app, client, world["worker"])
     text = client.get(url).get_data(as_text=True)
     assert "no longer available to your organisation" in text
     assert "Risk from traffickers</dt>" not in text
@@ -198,14 +193,14 @@ def test_other_organisation_cannot_open_the_referral(app: Flask, client, world) 
         stranger = make_user(Role.CASEWORKER, make_agency("FR", AgencyKind.SHELTER))
         url = f"/referrals/{referral.id}"
         stranger_id = stranger.id
-    login(app, client, stranger_id)
+    sign_in_as(app, client, stranger_id)
     assert client.get(url).status_code == 404
     assert client.post(f"{url}/accept", data={"version": 2}).status_code == 404
 
 
 @pytest.mark.parametrize(("role", "url"), [(Role.CASEWORKER, "/referrals/inbox"), (Role.FRONTLINE, "/referrals/sent")])
 def test_lists_have_constant_statement_count(app: Flask, client, world, role: Role, url: str) -> None:
-    login(app, client, world["worker"] if role == Role.CASEWORKER else world["officer"])
+    sign_in_as(app, client, world["worker"] if role == Role.CASEWORKER else world["officer"])
 
     def add(n: int) -> None:
         with app.app_context():
@@ -234,7 +229,7 @@ def test_free_text_carries_its_language_and_foreign_readers_see_it(app: Flask, c
         referral_id, version = referral.id, referral.version
         assert referral.purpose_language == "ro"
     worker = app.test_client()
-    login(app, worker, world["worker"])  # reads in English
+    sign_in_as(app, worker, world["worker"])  # reads in English
     page = worker.get(f"/referrals/{referral_id}").get_data(as_text=True)
     assert '<span lang="ro">' in page and "written in Romanian" in page
     response = worker.post(
@@ -244,7 +239,7 @@ def test_free_text_carries_its_language_and_foreign_readers_see_it(app: Flask, c
     assert response.status_code == 302
     with app.app_context():
         assert db.session.get(Referral, referral_id).decline_note_language == "en"
-    login(app, client, world["officer"])  # reads in Romanian: the purpose is not foreign
+    sign_in_as(app, client, world["officer"])  # reads in Romanian: the purpose is not foreign
     sender_page = client.get(f"/referrals/{referral_id}").get_data(as_text=True)
     assert '<span lang="en">Full until Monday</span>' in sender_page
     assert "scris în" in sender_page  # the English note is tagged, in Romanian
