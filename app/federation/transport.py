@@ -24,6 +24,7 @@ import logging
 import threading
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -73,7 +74,36 @@ REFUSAL_STATUS = {
     "expired": 400,
     "from_the_future": 400,
     "replayed": 409,
+    # Refused by what the package asks of this installation (its handler, below).
+    "invalid_body": 422,
+    "unknown_referral": 404,
+    "not_applicable": 409,
 }
+
+
+class NotApplicable(Exception):
+    """A handler's refusal of a well-sealed package whose content cannot be applied here:
+    ``invalid_body`` (not what its kind holds), ``unknown_referral`` (about a referral this
+    installation never exchanged with that peer) or ``not_applicable`` (not possible in the
+    referral's state: out of order, or already there). Nothing is kept, the refusal is recorded."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+# What to do with an accepted package, by kind (the referrals domain registers its own):
+# called in the transaction that keeps the package, so both happen or neither does.
+Handler = Callable[[FederationPeer, dict[str, Any], datetime], None]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handles(kind: str) -> Callable[[Handler], Handler]:
+    def register(handler: Handler) -> Handler:
+        HANDLERS[kind] = handler
+        return handler
+
+    return register
 
 
 class NoEncryptionKey(RuntimeError):
@@ -151,26 +181,27 @@ def deliver_now() -> None:
 
 
 def deliver_due(now: datetime) -> DeliveryCounts:
-    """Try each package that is due, oldest first; each attempt is committed on its own.
-    A peer that fails once is not tried again in the same run, so one peer that is down
-    costs one timeout per run, not one per package, and the others are not held up."""
+    """Try each package that is due, in the order they were queued for each peer (a receipt
+    must not overtake the referral it is about); each attempt is committed on its own. A
+    peer whose oldest waiting package is not due yet, or fails, is not tried again in the
+    same run: one peer that is down costs one timeout per run, not one per package, its
+    packages keep their order, and the other peers are not held up."""
     counts = DeliveryCounts()
-    due = list(
+    waiting = list(
         db.session.execute(
-            select(FederationOutbox.id, FederationOutbox.peer_id)
-            .where(
-                FederationOutbox.delivered_at.is_(None),
-                FederationOutbox.refused_at.is_(None),
-                FederationOutbox.next_attempt_at <= now,
-            )
-            .order_by(FederationOutbox.next_attempt_at, FederationOutbox.id)
+            select(FederationOutbox.id, FederationOutbox.peer_id, FederationOutbox.next_attempt_at)
+            .where(FederationOutbox.delivered_at.is_(None), FederationOutbox.refused_at.is_(None))
+            .order_by(FederationOutbox.created_at, FederationOutbox.id)
             .limit(BATCH)
         ).all()
     )
     db.session.commit()
-    failing: set[int] = set()
-    for outbox_id, peer_id in due:
-        if peer_id in failing:
+    held: set[int] = set()
+    for outbox_id, peer_id, next_attempt_at in waiting:
+        if peer_id in held:
+            continue
+        if next_attempt_at > now:
+            held.add(peer_id)
             continue
         # The row lock (PostgreSQL) is held during the attempt: two workers never send the
         # same package at once. On SQLite the receiver's once-per-id keeps it harmless.
@@ -182,6 +213,7 @@ def deliver_due(now: datetime) -> DeliveryCounts:
         ).scalar_one_or_none()
         if row is None or row.refused_at is not None or row.next_attempt_at > now:
             db.session.rollback()  # delivered or taken by another worker meanwhile
+            held.add(peer_id)
             continue
         try:
             outcome = _attempt(row, now)
@@ -194,7 +226,7 @@ def deliver_due(now: datetime) -> DeliveryCounts:
             row.attempts += 1
             outcome = _retry(row, now, "error")
         if outcome == "retrying":
-            failing.add(peer_id)
+            held.add(peer_id)
         setattr(counts, outcome, getattr(counts, outcome) + 1)
         db.session.commit()
     return counts
@@ -377,17 +409,24 @@ def receive(token: bytes, *, now: datetime) -> tuple[int, dict[str, Any]]:
         body = rfc8785.dumps(opened.body).decode("utf-8")
     except (ValueError, TypeError, OverflowError):  # NaN, integers beyond JSON's safe range...
         return _refused("malformed", None)
-    row = FederationInbox(
-        id=opened.id, peer_id=_peer_of(opened.signing_kid).id, kind=opened.kind, issued_at=opened.issued_at
-    )
+    peer = _peer_of(opened.signing_kid)
+    row = FederationInbox(id=opened.id, peer_id=peer.id, kind=opened.kind, issued_at=opened.issued_at)
     row.received_at = now
     row.body = body
+    handler = HANDLERS.get(opened.kind)
     try:
         with db.session.begin_nested():
             db.session.add(row)
-            db.session.flush()
-    except IntegrityError:  # the same package arriving twice at once: the other one won
+            try:
+                db.session.flush()
+            except IntegrityError:  # the same package arriving twice at once: the other one won
+                raise _Replayed() from None
+            if handler is not None:
+                handler(peer, opened.body, now)
+    except _Replayed:
         return _refused("replayed", db.session.get(FederationInbox, opened.id))
+    except NotApplicable as refused:
+        return _refused(refused.code, None, peer=peer.id, package=opened.id)
     record(
         "federation.package_received",
         actor=None,
@@ -398,13 +437,17 @@ def receive(token: bytes, *, now: datetime) -> tuple[int, dict[str, Any]]:
     return 200, {"receipt": delivery_receipt(row.id, now)}
 
 
+class _Replayed(Exception):
+    pass
+
+
 def refuse_oversized() -> tuple[int, dict[str, Any]]:
     """Refused before reading: the request announces more than a package may hold."""
     return _refused("oversized", None)
 
 
-def _refused(code: str, earlier: FederationInbox | None) -> tuple[int, dict[str, Any]]:
-    details: dict[str, Any] = {"refusal": code}
+def _refused(code: str, earlier: FederationInbox | None, **about: Any) -> tuple[int, dict[str, Any]]:
+    details: dict[str, Any] = {"refusal": code, **about}
     if earlier is not None:
         details.update(package=earlier.id, peer=earlier.peer_id)
     record("federation.package_refused", actor=None, object_type="federation_inbox", details=details)
