@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.exc import StaleDataError
 
@@ -24,7 +24,8 @@ from app.cases.deadlines import add_working_days
 from app.core.errors import Conflict
 from app.extensions import db
 from app.referrals.models import Referral
-from app.referrals.vocabulary import DEADLINE_RUNNING, Urgency
+from app.referrals.policies import PEER_RECEIVING
+from app.referrals.vocabulary import DEADLINE_RUNNING, ReferralStatus, Urgency
 
 # A reminder goes out when this share of the response window is left.
 REMINDER_SHARE = 0.25
@@ -78,11 +79,18 @@ def check_deadlines(now: datetime) -> TickResult:
     at the same moment changes nothing. Each referral is handled in its own savepoint; the caller commits."""
     from app.referrals import services
 
+    # A stage a peer installation owns (routing and the service's answer there) runs on its
+    # clock: it expires the referral there, and the receipt brings the expiry here.
+    ours = or_(
+        Referral.peer_side.is_(None),
+        Referral.peer_side != PEER_RECEIVING,
+        Referral.status == ReferralStatus.FOCAL_POINT_REVIEW,
+    )
     result = TickResult()
     due = db.session.execute(
         select(Referral)
         .options(joinedload(Referral.case))
-        .where(Referral.status.in_(DEADLINE_RUNNING), Referral.due_at <= now)
+        .where(Referral.status.in_(DEADLINE_RUNNING), Referral.due_at <= now, ours)
         .order_by(Referral.due_at)
     ).scalars()
     for referral in list(due):
@@ -94,7 +102,7 @@ def check_deadlines(now: datetime) -> TickResult:
             result.skipped += 1
     pending = db.session.execute(
         select(Referral).where(
-            Referral.status.in_(DEADLINE_RUNNING), Referral.reminded_at.is_(None), Referral.due_at > now
+            Referral.status.in_(DEADLINE_RUNNING), Referral.reminded_at.is_(None), Referral.due_at > now, ours
         )
     ).scalars()
     for referral in list(pending):

@@ -8,6 +8,7 @@ from wtforms import BooleanField, HiddenField, RadioField, SelectField, TextArea
 from wtforms.validators import InputRequired, Length, Optional
 
 from app.core.forms import CheckboxListField, select_choices
+from app.directory.vocabulary import SERVICE_TYPE_TITLES
 from app.referrals.vocabulary import (
     DECLINE_REASON_TITLES,
     LEGAL_BASIS_TITLES,
@@ -58,6 +59,20 @@ class ReferralForm(FlaskForm):
             "Only the case reference, year of birth, sex and citizenship of the person travel, with the needs, "
             "the assessment and the risk. The other side can ask for the identification details; you decide."
         ),
+    )
+
+
+class PeerReferralForm(ReferralForm):
+    """To a country served by a peer installation: the kind of service; its focal point
+    chooses the service there."""
+
+    service_id = None
+    service_type = SelectField(
+        _l("Kind of service"),
+        choices=select_choices(
+            [("", _l("Choose the kind of service")), *((t.value, title) for t, title in SERVICE_TYPE_TITLES.items())]
+        ),
+        validators=[InputRequired(message=_l("Choose the kind of service the person needs."))],
     )
 
 

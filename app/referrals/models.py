@@ -13,6 +13,7 @@ from app.cases.models import Case, ClientKeyed
 from app.core.db import Base, enum_column, utcnow
 from app.core.encrypted_fields import EncryptedText, encrypted
 from app.directory.models import Organization, Service
+from app.directory.vocabulary import ServiceType
 from app.referrals.vocabulary import DeclineReason, IdentityDecision, LegalBasis, Outcome, ReferralStatus, Urgency
 
 OPEN_STATUS_SQL = (
@@ -28,6 +29,22 @@ STAGE_TIMES_SQL = (
     "OR routed_at IS NOT NULL)"
 )
 
+# A referral is whole here, or one side of it is a peer installation: the sending side's
+# copy (the peer routes it) has no service until routed there, the receiving side's copy
+# has no case and no sender here, only the shared snapshot.
+PEER_COPY_SQL = (
+    "(peer_id IS NULL) = (peer_side IS NULL) "
+    "AND (peer_side IS NULL OR origin_state_code IS NOT NULL) "
+    "AND (service_id IS NULL) = (recipient_agency_id IS NULL) "
+    "AND (service_id IS NULL) = (recipient_organization_id IS NULL) "
+    "AND (sender_agency_id IS NULL) = (sender_user_id IS NULL) "
+    "AND (peer_side IS NOT NULL OR (case_id IS NOT NULL AND service_id IS NOT NULL AND sender_user_id IS NOT NULL)) "
+    "AND (peer_side <> 'receiving' OR (case_id IS NOT NULL AND sender_user_id IS NOT NULL "
+    "AND service_id IS NULL AND service_type IS NOT NULL)) "
+    "AND (peer_side <> 'sending' OR (case_id IS NULL AND sender_user_id IS NULL "
+    "AND shared_snapshot IS NOT NULL AND service_type IS NOT NULL))"
+)
+
 
 class Referral(ClientKeyed, Base):
     """A case referred to a service. Free texts are encrypted: they may describe the person."""
@@ -35,12 +52,14 @@ class Referral(ClientKeyed, Base):
     __tablename__ = "referral"
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
-    case_id: Mapped[str] = mapped_column(ForeignKey("case_file.id"), index=True)
-    service_id: Mapped[str] = mapped_column(ForeignKey("service.id"))
-    recipient_organization_id: Mapped[str] = mapped_column(ForeignKey("organization.id"))
-    recipient_agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
-    sender_agency_id: Mapped[int] = mapped_column(ForeignKey("agency.id"))
-    sender_user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    # Between installations (issue 5) one side is a peer: the sending side's copy has no
+    # service (the peer routes it), the receiving side's copy no case and no sender here.
+    case_id: Mapped[str | None] = mapped_column(ForeignKey("case_file.id"), index=True, nullable=True)
+    service_id: Mapped[str | None] = mapped_column(ForeignKey("service.id"), nullable=True)
+    recipient_organization_id: Mapped[str | None] = mapped_column(ForeignKey("organization.id"), nullable=True)
+    recipient_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), nullable=True)
+    sender_agency_id: Mapped[int | None] = mapped_column(ForeignKey("agency.id"), nullable=True)
+    sender_user_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"), nullable=True)
     member_state_code: Mapped[str] = mapped_column(ForeignKey("member_state.code"))
     status: Mapped[ReferralStatus] = mapped_column(
         enum_column(ReferralStatus, "referral_status"), default=ReferralStatus.DRAFT
@@ -80,6 +99,22 @@ class Referral(ClientKeyed, Base):
         enum_column(IdentityDecision, "referral_identity_decision"), nullable=True
     )
     identity_decided_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
+    # The peer installation that holds the other side's copy, and which side it is
+    # ("receiving": it routes the referral, we sent it; "sending": it sent it to us).
+    peer_id: Mapped[int | None] = mapped_column(ForeignKey("federation_peer.id"), nullable=True, index=True)
+    peer_side: Mapped[str | None] = mapped_column(String(12), nullable=True)
+    # The kind of service asked for, when the peer chooses the service.
+    service_type: Mapped[ServiceType | None] = mapped_column(
+        enum_column(ServiceType, "referral_service_type"), nullable=True
+    )
+    # Not personal: the case's reference and the sender agency's name (the receiving side's
+    # copy), the service's name once routed (the sending side's copy).
+    remote_reference: Mapped[str | None] = mapped_column(String(40), nullable=True)
+    remote_sender: Mapped[str | None] = mapped_column(String(200), nullable=True)
+    remote_service: Mapped[str | None] = mapped_column(String(300), nullable=True)
+    # The receiving side's copy of what was shared (JSON), the only person data it holds.
+    shared_snapshot_sealed: Mapped[str | None] = mapped_column("shared_snapshot", EncryptedText, nullable=True)
+    shared_snapshot = encrypted("shared_snapshot_sealed", "shared_snapshot")
     purpose = encrypted("purpose_sealed", "purpose")
     return_note = encrypted("return_note_sealed", "return_note")  # the sending focal point's comment
     identity_request = encrypted("identity_request_sealed", "identity_request")  # why identity is needed
@@ -97,19 +132,38 @@ class Referral(ClientKeyed, Base):
     escalated_at: Mapped[datetime | None] = mapped_column(DateTime, nullable=True)
     version: Mapped[int] = mapped_column(Integer, default=1)
 
-    case: Mapped[Case] = relationship()
-    service: Mapped[Service] = relationship()
-    recipient_organization: Mapped[Organization] = relationship()
-    sender_agency: Mapped[Agency] = relationship(foreign_keys=[sender_agency_id])
-    sender_user: Mapped[User] = relationship(foreign_keys=[sender_user_id])
+    case: Mapped[Case | None] = relationship()
+    service: Mapped[Service | None] = relationship()
+    recipient_organization: Mapped[Organization | None] = relationship()
+    sender_agency: Mapped[Agency | None] = relationship(foreign_keys=[sender_agency_id])
+    sender_user: Mapped[User | None] = relationship(foreign_keys=[sender_user_id])
 
     @property
     def cross_border(self) -> bool:
         return self.origin_state_code is not None
 
+    @property
+    def reference(self) -> str:
+        """The case's reference, on either side."""
+        return self.case.reference if self.case is not None else (self.remote_reference or "")
+
+    @property
+    def service_label(self) -> str:
+        """The service and its organisation, or what the sending side knows of it."""
+        if self.service is not None:
+            return f"{self.service.name} \u2013 {self.service.organization.name}"
+        return self.remote_service or ""
+
+    @property
+    def sender_label(self) -> str:
+        return self.sender_agency.name if self.sender_agency is not None else (self.remote_sender or "")
+
     __mapper_args__: Any = {"version_id_col": version}
     __table_args__ = (
-        CheckConstraint("(legal_basis = 'consent') = (consent_id IS NOT NULL)", name="consent_basis"),
+        CheckConstraint(
+            "case_id IS NULL OR (legal_basis = 'consent') = (consent_id IS NOT NULL)", name="consent_basis"
+        ),
+        CheckConstraint(PEER_COPY_SQL, name="peer_copy"),
         CheckConstraint("legal_basis <> 'vital_interest' OR justification IS NOT NULL", name="exception_justified"),
         CheckConstraint("(status = 'declined') = (decline_reason IS NOT NULL)", name="declined_with_reason"),
         CheckConstraint("status <> 'completed' OR outcome IS NOT NULL", name="completed_with_outcome"),

@@ -22,11 +22,21 @@ from app.cases.policies import in_ordinary_scope
 from app.referrals.models import Referral
 from app.referrals.vocabulary import ENDED_STATUSES, ReferralStatus
 
+# Which side a peer installation is on (``Referral.peer_side``).
+PEER_RECEIVING = "receiving"  # it routes the referral: this is the sending side's copy
+PEER_SENDING = "sending"  # it sent the referral: this is the receiving side's copy
+
 SENDER_ROLES = (Role.FRONTLINE, Role.FOCAL_POINT)
 
 
 def is_sender(actor: User | None, referral: Referral) -> bool:
-    return actor is not None and actor.role in SENDER_ROLES and in_ordinary_scope(actor, referral.case)
+    """Never on the receiving side's copy of a peer's referral: its sender is the peer."""
+    return (
+        actor is not None
+        and referral.case is not None
+        and actor.role in SENDER_ROLES
+        and in_ordinary_scope(actor, referral.case)
+    )
 
 
 def is_domestic_sender(actor: User | None, referral: Referral) -> bool:
@@ -71,14 +81,21 @@ def _focal_point_of(actor: User | None, country: str | None) -> bool:
 
 
 def is_sending_focal_point(actor: User | None, referral: Referral) -> bool:
-    return referral.cross_border and _focal_point_of(actor, referral.origin_state_code)
+    """Not here when a peer installation sent the referral: its focal point acted there."""
+    return (
+        referral.cross_border
+        and referral.peer_side != PEER_SENDING
+        and _focal_point_of(actor, referral.origin_state_code)
+    )
 
 
 def is_receiving_focal_point(actor: User | None, referral: Referral) -> bool:
-    """Only once the sending focal point has approved the referral (or made it)."""
+    """Only once the sending focal point has approved the referral (or made it); not here
+    when a peer installation routes it."""
     return (
         referral.cross_border
         and referral.approved_at is not None
+        and referral.peer_side != PEER_RECEIVING
         and _focal_point_of(actor, referral.member_state_code)
     )
 
@@ -115,6 +132,7 @@ def incoming_filter(actor: User) -> ColumnElement[bool]:
         Referral.member_state_code == actor.agency.member_state_code,
         Referral.origin_state_code.is_not(None),
         Referral.approved_at.is_not(None),
+        or_(Referral.peer_side.is_(None), Referral.peer_side != PEER_RECEIVING),
     )
 
 
@@ -122,7 +140,11 @@ def outgoing_filter(actor: User) -> ColumnElement[bool]:
     """Cross-border referrals from the focal point's country (drafts are the sender's own)."""
     if not _designated(actor):
         return false()
-    return and_(Referral.origin_state_code == actor.agency.member_state_code, Referral.status != ReferralStatus.DRAFT)
+    return and_(
+        Referral.origin_state_code == actor.agency.member_state_code,
+        Referral.status != ReferralStatus.DRAFT,
+        or_(Referral.peer_side.is_(None), Referral.peer_side != PEER_SENDING),
+    )
 
 
 def can_read_shared(actor: User, referral: Referral, now: datetime, grace: timedelta) -> bool:

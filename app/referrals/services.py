@@ -7,6 +7,7 @@ entry; this module adds timestamps, history, timeline entries and notifications.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -28,16 +29,19 @@ from app.core.db import utcnow
 from app.core.errors import Conflict, NotFound, PermissionDenied
 from app.core.statemachine import apply_transition
 from app.directory.models import Service
-from app.directory.queries import Suggestion
+from app.directory.queries import Needs, Suggestion, suggest
 from app.directory.vocabulary import ServiceType
 from app.extensions import db
+from app.federation.models import FederationPeer
 from app.notifications.services import notify
 from app.privacy.models import Consent
-from app.referrals import VITAL_INTEREST
+from app.referrals import VITAL_INTEREST, federated
 from app.referrals.deadlines import focal_point_deadline, response_deadline
-from app.referrals.matching import suggestions_for
+from app.referrals.matching import BASELINE, suggestions_for
 from app.referrals.models import Referral, ReferralEvent
 from app.referrals.policies import (
+    PEER_RECEIVING,
+    PEER_SENDING,
     designated_focal_point,
     inbox_filter,
     incoming_filter,
@@ -47,6 +51,7 @@ from app.referrals.policies import (
     is_sending_focal_point,
     outgoing_filter,
 )
+from app.referrals.sharing import from_snapshot
 from app.referrals.states import REFERRAL_TRANSITIONS, SIDE_OF_GUARD
 from app.referrals.vocabulary import (
     AT_FOCAL_POINT,
@@ -79,6 +84,9 @@ class ReferralRequest:
     justification: str = ""
     send: bool = True
     pseudonymised: bool = False  # cross-border only: no name travels until released
+    # To a country served by a peer installation: the kind of service, chosen there.
+    country: str = ""
+    service_type: ServiceType | None = None
 
 
 @dataclass
@@ -101,15 +109,13 @@ def create(actor: User, case: Case, data: ReferralRequest) -> Referral:
         raise PermissionDenied()
     if case.status == CaseStatus.CLOSED:
         raise Conflict(_l("The case is closed. Reopen it before referring the person."))
+    if data.country and not data.service_id:
+        return _create_for_peer(actor, case, data)
     service = _referrable_service(case, data.service_id)
     cross_border = service.member_state_code != case.member_state_code
     _check_minimised(data, cross_border=cross_border)
-    purpose = data.purpose.strip()
-    if not purpose:
-        raise FieldError("purpose", _l("Say what the person needs from this service."))
-    if len(purpose) > MAX_TEXT:
-        raise FieldError("purpose", _l("Use at most 2000 characters."))
-    consent = _legal_basis(actor, case, service, data, cross_border=cross_border)
+    purpose = _checked_purpose(data)
+    consent = _legal_basis(actor, case, service.organization_id, service.service_type, data, cross_border=cross_border)
     if _open_referral_exists(case.id, service.id):
         raise FieldError("service_id", _l("This case already has an open referral to this service."))
     assert service.organization.agency_id is not None
@@ -129,11 +135,63 @@ def create(actor: User, case: Case, data: ReferralRequest) -> Referral:
         legal_basis=data.legal_basis,
         consent_id=consent.id if consent else None,
     )
+    referral.service = service
+    return _made(actor, case, referral, data, purpose, service_type=service.service_type)
+
+
+def _create_for_peer(actor: User, case: Case, data: ReferralRequest) -> Referral:
+    """A referral to a country served by a peer installation: its focal point chooses the
+    service there, of the kind asked for here."""
+    peer = federated.peer_for(data.country)
+    if peer is None or not _focal_points_exist(case.member_state_code):
+        raise FieldError(
+            "service_type",
+            _l(
+                "A referral to another country goes through both national focal points, and one of the two "
+                "countries has none in this system yet. Contact your national focal point."
+            ),
+        )
+    if data.service_type is None:
+        raise FieldError("service_type", _l("Choose the kind of service the person needs."))
+    _check_minimised(data, cross_border=True)
+    purpose = _checked_purpose(data)
+    consent = _legal_basis(actor, case, None, data.service_type, data, cross_border=True)
+    referral = Referral(
+        case_id=case.id,
+        sender_agency_id=actor.agency_id,
+        sender_user_id=actor.id,
+        member_state_code=data.country,
+        origin_state_code=case.member_state_code,
+        peer_id=peer.id,
+        peer_side=PEER_RECEIVING,
+        service_type=data.service_type,
+        pseudonymised=data.pseudonymised,
+        status=ReferralStatus.DRAFT,
+        urgency=data.urgency,
+        shared_parts=sorted({p.value for p in data.shared_parts}),
+        legal_basis=data.legal_basis,
+        consent_id=consent.id if consent else None,
+    )
+    return _made(actor, case, referral, data, purpose, service_type=data.service_type)
+
+
+def _checked_purpose(data: ReferralRequest) -> str:
+    purpose = data.purpose.strip()
+    if not purpose:
+        raise FieldError("purpose", _l("Say what the person needs from this service."))
+    if len(purpose) > MAX_TEXT:
+        raise FieldError("purpose", _l("Use at most 2000 characters."))
+    return purpose
+
+
+def _made(
+    actor: User, case: Case, referral: Referral, data: ReferralRequest, purpose: str, *, service_type: ServiceType
+) -> Referral:
+    """Keep a new referral, record it, and send it when asked to."""
     referral.purpose = purpose
     referral.purpose_language = actor.preferred_language
     referral.justification = data.justification.strip() or None
     referral.case = case
-    referral.service = service
     db.session.add(referral)
     _flush_unique(referral)
     record(
@@ -143,12 +201,14 @@ def create(actor: User, case: Case, data: ReferralRequest) -> Referral:
         object_id=referral.id,
         details={
             "case": case.id,
-            "service": service.id,
+            "service": referral.service_id,
+            "service_type": service_type.value,
             "urgency": data.urgency.value,
             "shared_parts": referral.shared_parts,
             "legal_basis": data.legal_basis.value,
             "consent": referral.consent_id,
-            "cross_border_to": service.member_state_code if cross_border else None,
+            "cross_border_to": referral.member_state_code if referral.cross_border else None,
+            "peer": referral.peer_id,
             "pseudonymised": data.pseudonymised,
         },
     )
@@ -158,7 +218,7 @@ def create(actor: User, case: Case, data: ReferralRequest) -> Referral:
             actor=actor,
             object_type="referral",
             object_id=referral.id,
-            details={"case": case.id, "basis": data.legal_basis.value, "service_type": service.service_type.value},
+            details={"case": case.id, "basis": data.legal_basis.value, "service_type": service_type.value},
         )
     if data.send:
         transition(actor, referral, first_step(actor, referral), version=referral.version)
@@ -174,16 +234,16 @@ def first_step(actor: User, referral: Referral) -> str:
 
 
 def cross_border_countries(case: Case) -> list[str]:
-    """Countries a case can be referred to across borders: both need a focal point here."""
+    """Countries a case can be referred to across borders: both need a focal point here, or
+    the other country an installation of its own among the peers."""
     if not _focal_points_exist(case.member_state_code):
         return []
-    return list(
-        db.session.execute(
-            select(MemberState.code)
-            .where(MemberState.focal_point_agency_id.is_not(None), MemberState.code != case.member_state_code)
-            .order_by(MemberState.code)
-        ).scalars()
-    )
+    here = db.session.execute(
+        select(MemberState.code)
+        .where(MemberState.focal_point_agency_id.is_not(None), MemberState.code != case.member_state_code)
+        .order_by(MemberState.code)
+    ).scalars()
+    return sorted({*here, *federated.peer_countries()} - {case.member_state_code})
 
 
 def _check_minimised(data: ReferralRequest, *, cross_border: bool) -> None:
@@ -235,7 +295,7 @@ def _focal_points_exist(*countries: str) -> bool:
     return len(found) == len(set(countries))
 
 
-def covering_consent(case: Case, organization_id: str, *, cross_border: bool = False) -> Consent | None:
+def covering_consent(case: Case, organization_id: str | None, *, cross_border: bool = False) -> Consent | None:
     """The newest active consent that covers a referral with data sharing to this organisation.
 
     Across borders the consent must cover the transfer abroad explicitly; the receiving
@@ -253,10 +313,16 @@ def covering_consent(case: Case, organization_id: str, *, cross_border: bool = F
 
 
 def _legal_basis(
-    actor: User, case: Case, service: Service, data: ReferralRequest, *, cross_border: bool
+    actor: User,
+    case: Case,
+    organization_id: str | None,
+    service_type: ServiceType,
+    data: ReferralRequest,
+    *,
+    cross_border: bool,
 ) -> Consent | None:
     if data.legal_basis == LegalBasis.CONSENT:
-        consent = covering_consent(case, service.organization_id, cross_border=cross_border)
+        consent = covering_consent(case, organization_id, cross_border=cross_border)
         if consent is None and cross_border:
             raise FieldError(
                 "legal_basis",
@@ -275,7 +341,7 @@ def _legal_basis(
             )
         return consent
     if data.legal_basis == LegalBasis.CHILD_PROTECTION:
-        if not (case.presumed_child and service.service_type == ServiceType.CHILD_PROTECTION):
+        if not (case.presumed_child and service_type == ServiceType.CHILD_PROTECTION):
             raise FieldError(
                 "legal_basis", _l("This exception applies only to a child referred to a child-protection service.")
             )
@@ -294,7 +360,11 @@ def _legal_basis(
     return None
 
 
-def _open_referral_exists(case_id: str, service_id: str, *, other_than: str | None = None) -> bool:
+def _open_referral_exists(case_id: str | None, service_id: str | None, *, other_than: str | None = None) -> bool:
+    """Another open referral of the case to the service (none to check for a copy without
+    a case or a service: the receiving or the sending side of a peer's referral)."""
+    if case_id is None or service_id is None:
+        return False
     query = select(Referral.id).where(
         Referral.case_id == case_id, Referral.service_id == service_id, Referral.status.in_(OPEN_STATUSES)
     )
@@ -323,8 +393,14 @@ def transition(
     version: int,
     answer: Answer | None = None,
     now: datetime | None = None,
+    peer: FederationPeer | None = None,
+    remote: dict[str, Any] | None = None,
 ) -> Referral:
-    """Apply one row of the transition table, with optimistic locking on ``version``."""
+    """Apply one row of the transition table, with optimistic locking on ``version``.
+
+    ``peer``: the change was made on the peer installation that holds the other side of
+    the referral (applied from its receipt, with the receipt's checked ``remote`` fields);
+    the row's side must be the one that peer is on."""
     if referral.version != version:
         raise Conflict()
     answer = answer or Answer()
@@ -332,11 +408,18 @@ def transition(
     row = REFERRAL_TRANSITIONS.find(referral.status, action)
     if row is None:
         raise Conflict(_l("This action is not possible in the referral's current state. Reload the page."))
-    if not row.allowed(actor, referral):
-        raise PermissionDenied()
-    side = _side_of(row.allowed, actor, referral)  # reads the settings: before any field changes
-    before = _tracked(referral)
-    details = _prepare(referral, action, answer, now, actor.preferred_language if actor else None)
+    if peer is not None:
+        side = SIDE_OF_GUARD[row.allowed]
+        if referral.peer_id != peer.id or side not in PEER_SIDES[referral.peer_side or ""]:
+            raise PermissionDenied()
+        before = _tracked(referral)
+        details = {**_prepare_from_peer(referral, action, remote or {}, now), "peer": peer.id}
+    else:
+        if not row.allowed(actor, referral):
+            raise PermissionDenied()
+        side = _side_of(row.allowed, actor, referral)  # reads the settings: before any field changes
+        before = _tracked(referral)
+        details = _prepare(referral, action, answer, now, actor.preferred_language if actor else None)
     if row.target in ENDED_STATUSES:
         referral.ended_at = now
     previous = referral.status
@@ -344,7 +427,14 @@ def transition(
     try:
         # The audit entry flushes the referral's UPDATE ... WHERE version = read version:
         # when someone else changed it meanwhile, no row matches and nothing is written.
-        apply_transition(REFERRAL_TRANSITIONS, referral, action, actor=actor, details={**details, "changes": changes})
+        apply_transition(
+            REFERRAL_TRANSITIONS,
+            referral,
+            action,
+            actor=actor,
+            details={**details, "changes": changes},
+            side_checked=peer is not None,
+        )
     except StaleDataError:
         raise Conflict() from None
     db.session.add(
@@ -359,15 +449,16 @@ def transition(
             details=details,
         )
     )
-    db.session.add(
-        CaseEvent(
-            case_id=referral.case_id,
-            at=now,
-            actor_id=actor.id if actor else None,
-            kind=f"referral.{action}",
-            details={"referral": referral.id, "service": referral.service_id},
+    if referral.case_id is not None:
+        db.session.add(
+            CaseEvent(
+                case_id=referral.case_id,
+                at=now,
+                actor_id=actor.id if actor else None,
+                kind=f"referral.{action}",
+                details={"referral": referral.id, "service": referral.service_id},
+            )
         )
-    )
     try:
         db.session.flush()
     except StaleDataError:
@@ -375,7 +466,39 @@ def transition(
     except IntegrityError:
         raise FieldError("service_id", _l("This case already has an open referral to this service.")) from None
     _notify(referral, action, previous, now)
+    if peer is None and referral.peer_id is not None:
+        federated.after_transition(referral, action, previous, now)
     return referral
+
+
+# The sides a peer installation may act as: the receiving side's (routing, the service's
+# answers, its deadline) or the sending side's (forwarding again, withdrawing).
+PEER_SIDES: dict[str, tuple[Side, ...]] = {
+    PEER_RECEIVING: (Side.RECEIVING_FOCAL_POINT, Side.RECIPIENT, Side.SYSTEM),
+    PEER_SENDING: (Side.SENDER, Side.SENDING_FOCAL_POINT),
+    "": (),
+}
+
+
+def _prepare_from_peer(referral: Referral, action: str, remote: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """Set what a change made on the peer's side carries (checked by ``federated``)."""
+    if action == "forward":  # the peer's focal point sends it (again): our focal point's stage
+        return _prepare_focal_point_stage(referral, action, now)
+    if action in ("route", "reopen"):
+        _start_stage(referral, now, remote["due_at"])
+        if action == "route":
+            referral.remote_service = remote["service"]
+            referral.routed_at = now
+        return {"due_at": referral.due_at.isoformat(timespec="minutes") if referral.due_at else None}
+    if action == "decline":
+        referral.decline_reason = remote["reason"]
+        referral.decline_note, referral.decline_note_language = remote["note"]
+        return {"reason": referral.decline_reason.value}
+    if action == "complete":
+        referral.outcome = remote["outcome"]
+        referral.services_delivered, referral.services_delivered_language = remote["services_delivered"]
+        return {"outcome": referral.outcome.value}
+    return _prepare(referral, action, Answer(), now, None)  # acknowledge, accept, start, expire, withdraw
 
 
 def _side_of(guard: Any, actor: User | None, referral: Referral) -> Side:
@@ -455,8 +578,8 @@ def _check_consent_still_covers(referral: Referral) -> None:
     """A referral made with consent goes no further once the person has withdrawn it (or it
     no longer covers the recipient, or the transfer abroad); the newest covering consent is
     kept as the referral's basis."""
-    if referral.legal_basis != LegalBasis.CONSENT:
-        return
+    if referral.legal_basis != LegalBasis.CONSENT or referral.case is None:
+        return  # (a copy from a peer: its installation checks the consent it holds)
     consent = covering_consent(referral.case, referral.recipient_organization_id, cross_border=referral.cross_border)
     if consent is None:
         raise Conflict(
@@ -588,6 +711,8 @@ def _prepare_completion(referral: Referral, answer: Answer, language: str | None
 
 
 def _recipient_staff(referral: Referral) -> list[User]:
+    if referral.recipient_agency_id is None:  # routed on a peer installation
+        return []
     return active_staff(referral.recipient_agency_id, Role.CASEWORKER)
 
 
@@ -606,7 +731,10 @@ def _waiting_on(referral: Referral) -> list[User]:
 
 
 def _sender_supervisors(referral: Referral) -> list[User]:
-    """The sender agency's supervisors; without any, the country's focal point staff."""
+    """The sender agency's supervisors; without any, the country's focal point staff (none
+    here for a referral from a peer installation: the peer escalates on its side)."""
+    if referral.sender_agency_id is None or referral.case is None:
+        return []
     supervisors = active_staff(referral.sender_agency_id, Role.SUPERVISOR)
     if supervisors:
         return supervisors
@@ -616,8 +744,14 @@ def _sender_supervisors(referral: Referral) -> list[User]:
     return active_staff(state.focal_point_agency_id, Role.SUPERVISOR, Role.FOCAL_POINT)
 
 
+def _sender(referral: Referral) -> list[User]:
+    """The officer who made the referral (none here when a peer installation sent it)."""
+    user = referral.sender_user
+    return [user] if user is not None and user.active else []
+
+
 def _notify(referral: Referral, action: str, previous: ReferralStatus, now: datetime) -> None:
-    sender = [referral.sender_user] if referral.sender_user.active else []
+    sender = _sender(referral)
     if referral.cross_border and _notify_cross_border(referral, action, previous, sender):
         return
     if action == "send" or (action == "reopen" and previous != ReferralStatus.COMPLETED):
@@ -697,9 +831,15 @@ def _escalate(referral: Referral, users: list[User]) -> None:
         object_type="referral",
         object_id=referral.id,
         case_id=referral.case_id,
-        member_state_code=referral.case.member_state_code,
+        member_state_code=_country_of_case(referral),
         details={"to": [u.id for u in escalate_to]},
     )
+
+
+def _country_of_case(referral: Referral) -> str:
+    """Whose audit trail a referral's entries belong to: the case's country, or ours for a
+    copy from a peer installation."""
+    return referral.case.member_state_code if referral.case is not None else referral.member_state_code
 
 
 def expire(referral: Referral, *, now: datetime) -> None:
@@ -717,7 +857,7 @@ def remind(referral: Referral, *, now: datetime) -> None:
         object_type="referral",
         object_id=referral.id,
         case_id=referral.case_id,
-        member_state_code=referral.case.member_state_code,
+        member_state_code=_country_of_case(referral),
         details={"changes": field_changes(before, _tracked(referral), personal=PERSONAL_FIELDS)},
     )
 
@@ -797,11 +937,12 @@ def request_identity(actor: User, referral: Referral, reason: str, *, version: i
     referral.identity_decided_at = None
     _identity_event(actor, referral, "identity_requested", side, before=before, now=now)
     notify(
-        ([referral.sender_user] if referral.sender_user.active else [])
-        + _focal_point_staff(referral.origin_state_code),
+        _sender(referral) + _focal_point_staff(referral.origin_state_code),
         "referral.identity_requested",
         referral=referral,
     )
+    if referral.peer_side == PEER_SENDING:
+        federated.send_update(referral, "identity_requested", now)
 
 
 def identity_requestable(referral: Referral) -> bool:
@@ -832,6 +973,46 @@ def decide_identity(actor: User, referral: Referral, *, release: bool, version: 
     referral.identity_decided_at = now
     action = "identity_released" if release else "identity_refused"
     _identity_event(actor, referral, action, side, before=before, now=now)
+    if referral.peer_side == PEER_RECEIVING:
+        federated.send_update(referral, action, now)
+        return
+    told = _focal_point_staff(referral.member_state_code)
+    if referral.routed_at is not None:
+        told += _recipient_staff(referral)
+    notify(told, f"referral.{action}", referral=referral)
+
+
+def identity_requested_by_peer(referral: Referral, reason: str, language: str | None, *, now: datetime) -> None:
+    """The peer's receiving side asks for the identification details (from its receipt)."""
+    if not identity_requestable(referral):
+        raise Conflict()
+    before = _identity_fields(referral)
+    referral.identity_requested_at = now
+    referral.identity_request = reason
+    referral.identity_request_language = language
+    referral.identity_decision = None
+    referral.identity_decided_at = None
+    _identity_event(None, referral, "identity_requested", Side.RECEIVING_FOCAL_POINT, before=before, now=now)
+    notify(
+        _sender(referral) + _focal_point_staff(referral.origin_state_code),
+        "referral.identity_requested",
+        referral=referral,
+    )
+
+
+def identity_decided_by_peer(referral: Referral, details: dict[str, str] | None, *, now: datetime) -> None:
+    """The peer's sending side releases the identification details (``details``) or not."""
+    if not identity_pending(referral):
+        raise Conflict()
+    before = _identity_fields(referral)
+    referral.identity_decision = IdentityDecision.RELEASED if details is not None else IdentityDecision.REFUSED
+    referral.identity_decided_at = now
+    if details is not None:
+        referral.shared_snapshot = json.dumps(
+            {**json.loads(referral.shared_snapshot or "{}"), **details}, sort_keys=True
+        )
+    action = "identity_released" if details is not None else "identity_refused"
+    _identity_event(None, referral, action, Side.SENDING_FOCAL_POINT, before=before, now=now)
     told = _focal_point_staff(referral.member_state_code)
     if referral.routed_at is not None:
         told += _recipient_staff(referral)
@@ -847,8 +1028,9 @@ def _identity_fields(referral: Referral) -> dict[str, Any]:
 
 
 def _identity_event(
-    actor: User, referral: Referral, action: str, side: Side, *, before: dict[str, Any], now: datetime
+    actor: User | None, referral: Referral, action: str, side: Side, *, before: dict[str, Any], now: datetime
 ) -> None:
+    """Recorded and in the history; ``actor`` None: applied from a peer's receipt."""
     changes = field_changes(before, _identity_fields(referral), personal=("identity_request",))
     try:
         db.session.flush()  # UPDATE ... WHERE version = read version
@@ -866,18 +1048,20 @@ def _identity_event(
         ReferralEvent(
             referral_id=referral.id,
             at=now,
-            actor_id=actor.id,
+            actor_id=actor.id if actor else None,
             side=side.value,
             action=action,
             from_status=referral.status.value,
             to_status=referral.status.value,
-            details={},
+            details={} if actor else {"peer": referral.peer_id},
         )
     )
     db.session.flush()
 
 
-def record_refused(actor: User, action: str, field: str, *, case_id: str, referral_id: str | None = None) -> None:
+def record_refused(
+    actor: User, action: str, field: str, *, case_id: str | None, referral_id: str | None = None
+) -> None:
     """Bad input refused (nothing changed): which action and which field, codes only.
     The caller has rolled back the attempt and commits this entry."""
     record(
@@ -1038,14 +1222,26 @@ ROUTING_CHOICES = 100
 
 def routing_choices(referral: Referral) -> list[Suggestion]:
     """Services of the receiving country for its focal point to route to, best first; the
-    sender's choice is always among them while it can still receive referrals."""
-    suggestions = [
-        s
-        for s in suggestions_for(referral.case, country=referral.member_state_code, limit=ROUTING_CHOICES)
-        if _routable_under_basis(referral, s.service)
-    ]
+    sender's choice is always among them while it can still receive referrals (from a peer
+    installation: services of the kind asked for first)."""
+    if referral.case is not None:
+        found = suggestions_for(referral.case, country=referral.member_state_code, limit=ROUTING_CHOICES)
+    else:
+        found = suggest(_needs_from_peer(referral), limit=ROUTING_CHOICES)
+    suggestions = [s for s in found if _routable_under_basis(referral, s.service)]
     chosen = [s for s in suggestions if s.service.id == referral.service_id]
     return chosen + [s for s in suggestions if s.service.id != referral.service_id]
+
+
+def _needs_from_peer(referral: Referral) -> Needs:
+    shared = from_snapshot(referral)
+    wanted = [t for t in (referral.service_type, *BASELINE) if t is not None]
+    return Needs(
+        member_state_code=referral.member_state_code,
+        service_types=tuple(dict.fromkeys(wanted)),
+        languages=tuple(shared.languages),
+        emergency=referral.urgency == Urgency.EMERGENCY,
+    )
 
 
 def of_case(case: Case) -> list[Referral]:

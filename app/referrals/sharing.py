@@ -8,8 +8,9 @@ sender releases the identification details on request.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -21,8 +22,9 @@ from app.cases.models import CaseNote, NoteVisibility
 from app.cases.services import content_of
 from app.cases.vocabulary import DocumentType, Gender, RiskLevel
 from app.extensions import db
-from app.identification.assessment import Assessment, assess
-from app.identification.catalogue import Catalogue
+from app.identification.assessment import Assessment, Level, assess
+from app.identification.catalogue import Catalogue, Text
+from app.identification.models import IdentificationRecord
 from app.identification.records import catalogue_of
 from app.referrals.matching import latest_identification
 from app.referrals.models import Referral
@@ -50,9 +52,10 @@ class SharedCase:
     document_number: str = ""
     forms: list[str] = field(default_factory=list)
     indicators: dict[str, str] = field(default_factory=dict)
-    catalogue: Catalogue | None = None
-    assessment: Assessment | None = None
-    notes: list[CaseNote] = field(default_factory=list)
+    # The catalogue and assessment (here) or stand-ins with the names as sent (a peer's).
+    catalogue: Catalogue | Any = None
+    assessment: Assessment | Any = None
+    notes: list[CaseNote] | list[Any] = field(default_factory=list)
     pseudonymised: bool = False
     birth_year: int | None = None
     identity_released: bool = False
@@ -75,8 +78,40 @@ def _birth_year(person: Any, today: date) -> int | None:
 
 
 def shared_case(actor: User, referral: Referral, today: date) -> SharedCase:
-    """The shared parts of the referral's case; the caller has checked access."""
+    """The shared parts of the referral's case; the caller has checked access. On the
+    receiving side of a referral from a peer installation: the snapshot it sent."""
+    if referral.case is None:
+        shared = from_snapshot(referral)
+        record(
+            "referral.shared_viewed",
+            actor=actor,
+            object_type="referral",
+            object_id=referral.id,
+            details={"parts": sorted(p.value for p in shared.parts), "pseudonymised": shared.pseudonymised},
+        )
+        return shared
+    shared, row = build(referral, today)
+    record(
+        "referral.shared_viewed",
+        actor=actor,
+        object_type="referral",
+        object_id=referral.id,
+        details={
+            "case": referral.case.id,
+            "parts": sorted(p.value for p in shared.parts),
+            "pseudonymised": shared.pseudonymised,
+            "identification": row.id if row else None,
+            "notes": [n.id for n in shared.notes],
+        },
+    )
+    return shared
+
+
+def build(referral: Referral, today: date) -> tuple[SharedCase, IdentificationRecord | None]:
+    """What the receiving side may see of the referral's case (read now), and the
+    identification it comes from."""
     case = referral.case
+    assert case is not None
     person = case.person
     row = latest_identification(case)
     content = content_of(row) if row else {}
@@ -133,17 +168,131 @@ def shared_case(actor: User, referral: Referral, today: date) -> SharedCase:
                 .order_by(CaseNote.created_at)
             ).scalars()
         )
-    record(
-        "referral.shared_viewed",
-        actor=actor,
-        object_type="referral",
-        object_id=referral.id,
-        details={
-            "case": case.id,
-            "parts": sorted(p.value for p in parts),
-            "pseudonymised": pseudonymised,
-            "identification": row.id if row else None,
-            "notes": [n.id for n in shared.notes],
-        },
+    return shared, row
+
+
+# -- between installations: what travels, and the receiving side's copy ------------------
+
+IDENTITY_FIELDS = ("given_names", "family_name", "aliases", "date_of_birth")
+
+
+def snapshot(referral: Referral, today: date) -> dict[str, Any]:
+    """The shared parts as they travel to a peer installation (JSON): structured values as
+    codes, so the receiving side reads them in its own language; indicator names with
+    every translation the catalogue has (the peer may not hold that catalogue version);
+    free texts with the language they were written in."""
+    shared, _row = build(referral, today)
+    data: dict[str, Any] = {
+        "reference": shared.reference,
+        "presumed_child": shared.presumed_child,
+        "risk_level": shared.risk_level.value,
+        "risk_note": shared.risk_note,
+        "parts": sorted(p.value for p in shared.parts),
+        "pseudonymised": shared.pseudonymised,
+        "gender": shared.gender.value if shared.gender else None,
+        "age": shared.age,
+        "birth_year": shared.birth_year,
+        "languages": shared.languages,
+        "citizenships": shared.citizenships,
+        "needs": shared.needs,
+        "contact_details": shared.contact_details,
+        "document_type": shared.document_type.value if shared.document_type else None,
+        "document_number": shared.document_number,
+        "forms": shared.forms,
+        "notes": [
+            {"text": n.text, "language": n.language, "at": n.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            for n in shared.notes
+        ],
+        **{name: getattr(shared, name) for name in IDENTITY_FIELDS},
+    }
+    if shared.assessment is not None and shared.catalogue is not None:
+        catalogue = shared.catalogue
+        data["assessment"] = {
+            "catalogue": catalogue.key,
+            "level": int(shared.assessment.level),
+            "indicators": {
+                indicator: dict(catalogue.indicators[indicator].label.values)
+                for indicator in shared.indicators
+                if indicator in catalogue.indicators
+            },
+        }
+    return data
+
+
+def identity_of(referral: Referral) -> dict[str, str]:
+    """The identification details the sending side releases on request."""
+    assert referral.case is not None
+    person = referral.case.person
+    return {name: getattr(person, name) or "" for name in IDENTITY_FIELDS}
+
+
+@dataclass(frozen=True)
+class _Indicator:
+    label: Text
+
+
+@dataclass(frozen=True)
+class _Labels:
+    """Stands in for the catalogue when rendering a peer's indicators: their names as sent."""
+
+    indicators: dict[str, _Indicator]
+
+
+@dataclass(frozen=True)
+class _Level:
+    level: Level
+
+
+def from_snapshot(referral: Referral) -> SharedCase:
+    """The receiving side's copy, as the sending installation shared it (and, once
+    released, with the identification details)."""
+    released = referral.identity_decision == IdentityDecision.RELEASED
+    return shared_from(json.loads(referral.shared_snapshot or "{}"), released=released)
+
+
+def shared_from(data: dict[str, Any], *, released: bool) -> SharedCase:
+    """A snapshot read back (raises ValueError, TypeError, KeyError or AttributeError when
+    it is not one)."""
+    parts = frozenset(SharedPart(p) for p in data.get("parts", [])) | ({SharedPart.IDENTITY} if released else set())
+    shared = SharedCase(
+        reference=data.get("reference", ""),
+        presumed_child=bool(data.get("presumed_child")),
+        risk_level=RiskLevel(data.get("risk_level", RiskLevel.NONE_KNOWN.value)),
+        risk_note=data.get("risk_note", ""),
+        parts=parts,
+        pseudonymised=bool(data.get("pseudonymised")) and not released,
+        identity_released=released,
+        gender=Gender(data["gender"]) if data.get("gender") else None,
+        age=data.get("age"),
+        birth_year=data.get("birth_year"),
+        languages=list(data.get("languages", [])),
+        citizenships=list(data.get("citizenships", [])),
+        needs=dict(data.get("needs", {})),
+        contact_details=data.get("contact_details", ""),
+        document_type=DocumentType(data["document_type"]) if data.get("document_type") else None,
+        document_number=data.get("document_number", ""),
+        forms=list(data.get("forms", [])),
+        notes=[_Note(n["text"], n.get("language"), parse_time(n["at"])) for n in data.get("notes", [])],
+        **{name: data.get(name, "") for name in IDENTITY_FIELDS},
     )
+    assessment = data.get("assessment")
+    if assessment:
+        labels = {i: _Indicator(Text(values)) for i, values in assessment["indicators"].items()}
+        shared.catalogue = _Labels(labels)
+        shared.indicators = dict.fromkeys(labels, "present")
+        shared.assessment = _Level(Level(assessment["level"]))
     return shared
+
+
+@dataclass(frozen=True)
+class _Note:
+    text: str
+    language: str | None
+    created_at: datetime
+
+
+def parse_time(value: str) -> datetime:
+    """A time as packages carry it (``YYYY-MM-DDTHH:MM:SSZ``), naive UTC as stored."""
+    if not value.endswith("Z"):
+        raise ValueError(value)
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").astimezone(UTC).replace(tzinfo=None)

@@ -18,13 +18,15 @@ from app.core.db import utcnow
 from app.core.errors import NotFound
 from app.core.forms import attach_field_error, form_version, select_choices
 from app.core.permissions import requires
+from app.directory.vocabulary import ServiceType
 from app.extensions import db
 from app.identification.assessment import Level
-from app.referrals import services
+from app.referrals import federated, services
 from app.referrals.forms import (
     CompleteForm,
     DeclineForm,
     IdentityRequestForm,
+    PeerReferralForm,
     ReferralForm,
     ReturnForm,
     RouteForm,
@@ -61,15 +63,20 @@ def new(case_id: str) -> ResponseReturnValue:
     if country is not None and country not in countries:
         raise NotFound()
     excluded = set(request.args.getlist("instead_of"))
-    suggestions = suggestions_for(case, exclude=excluded, country=country)
+    # A country served by a peer installation: its focal point chooses the service there.
+    remote = country is not None and federated.peer_for(country) is not None
+    suggestions = [] if remote else suggestions_for(case, exclude=excluded, country=country)
     if request.method == "GET":
         services.record_form_viewed(current_user, case, [s.service.id for s in suggestions])
         db.session.commit()  # the audit entry of this view
-    form = ReferralForm()
-    form.service_id.choices = select_choices((s.service.id, s.service.name) for s in suggestions)
+    form: ReferralForm = PeerReferralForm() if remote else ReferralForm()
+    if not remote:
+        form.service_id.choices = select_choices((s.service.id, s.service.name) for s in suggestions)
     if form.validate_on_submit():
         data = services.ReferralRequest(
-            service_id=form.service_id.data or "",
+            service_id="" if remote else form.service_id.data or "",
+            country=country if remote and country else "",
+            service_type=ServiceType(form.service_type.data) if isinstance(form, PeerReferralForm) else None,
             purpose=form.purpose.data or "",
             urgency=Urgency(form.urgency.data),
             shared_parts=[SharedPart(p) for p in form.shared_parts.data or []],
@@ -99,6 +106,7 @@ def new(case_id: str) -> ResponseReturnValue:
         country=country,
         countries=countries,
         destination=db.session.get(MemberState, country) if country else None,
+        remote=remote,
     )
 
 
@@ -174,7 +182,12 @@ def _render_detail(
         services.record_viewed(current_user, referral, side)
     db.session.commit()  # the audit entry of what is shown
     reroute = []
-    if side == Side.SENDER and referral.status in (ReferralStatus.DECLINED, ReferralStatus.EXPIRED):
+    if (
+        side == Side.SENDER
+        and referral.status in (ReferralStatus.DECLINED, ReferralStatus.EXPIRED)
+        and referral.case is not None
+        and referral.service_id is not None
+    ):
         reroute = suggestions_for(referral.case, exclude={referral.service_id})[:5]
     actions = REFERRAL_TRANSITIONS.available(referral.status, current_user, referral)
     forms = {t.action: _action_form(t.action, referral, posted=False) for t in actions if t.action in ACTION_FORMS}

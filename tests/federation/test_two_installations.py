@@ -24,25 +24,14 @@ from app.extensions import db
 from app.federation import identity, transport, trust
 from app.federation.envelope import Party, new_package, seal
 from app.federation.models import FederationInbox, FederationKey, FederationOutbox
-from tests.federation.two_installations import Installation, drop_database, installation, introduce
+from tests.federation.two_installations import Installation, running_pair
 
 
 @pytest.fixture(scope="module")
 def pair(database_uri: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Installation, Installation]]:
     tmp: Path = tmp_path_factory.mktemp("installations")
-    france = installation(database_uri, "fed_fr", "FR", tmp)
-    romania = installation(database_uri, "fed_ro", "RO", tmp)
-    introduce(france, romania)
-    introduce(romania, france)
-    france.start()
-    romania.start()
-    yield france, romania
-    for side in (france, romania):
-        side.stop()
-        with side.app.app_context():
-            db.session.remove()
-            db.engine.dispose()
-        drop_database(side.database_url)
+    with running_pair(database_uri, tmp, ("fed_fr", "FR"), ("fed_ro", "RO")) as both:
+        yield both
 
 
 def queue(sender: Installation, receiver: Installation, body: dict, *, at=None) -> str:

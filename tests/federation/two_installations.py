@@ -14,6 +14,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -131,3 +133,26 @@ def introduce(one: Installation, other: Installation) -> None:
         for jwk in jwks:
             trust.add_key(None, peer, json.dumps({k: jwk[k] for k in ("kty", "crv", "x")}))
         db.session.commit()
+
+
+@contextmanager
+def running_pair(
+    base_uri: str, tmp: Path, first: tuple[str, str], second: tuple[str, str]
+) -> Iterator[tuple[Installation, Installation]]:
+    """Two installations ((name, country) each) that trust each other, serving HTTP; both
+    stopped and their databases dropped afterwards."""
+    one = installation(base_uri, first[0], first[1], tmp)
+    other = installation(base_uri, second[0], second[1], tmp)
+    introduce(one, other)
+    introduce(other, one)
+    one.start()
+    other.start()
+    try:
+        yield one, other
+    finally:
+        for side in (one, other):
+            side.stop()
+            with side.app.app_context():
+                db.session.remove()
+                db.engine.dispose()
+            drop_database(side.database_url)
