@@ -109,7 +109,11 @@ def record_consent(actor: User, case: Case, data: ConsentData) -> Consent:
     return consent
 
 
-def withdraw_consent(actor: User, case: Case, consent_id: str, *, on: date) -> None:
+def withdraw_consent(actor: User, case: Case, consent_id: str, *, on: date) -> int:
+    """Record the withdrawal; returns how many referrals waiting abroad on it were withdrawn
+    with it (``referrals.services.withdraw_where_consent_lapsed``)."""
+    from app.referrals.services import withdraw_where_consent_lapsed
+
     consent = db.session.get(Consent, consent_id)
     if consent is None or consent.case_id != case.id:
         raise NotFound()
@@ -131,6 +135,7 @@ def withdraw_consent(actor: User, case: Case, consent_id: str, *, on: date) -> N
         object_id=consent.id,
         details={"case": case.id, "changes": field_changes(before, _withdrawal(consent))},
     )
+    return len(withdraw_where_consent_lapsed(actor, case))
 
 
 def _withdrawal(consent: Consent) -> dict[str, object]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 from flask_login import current_user
 
 from app import cases as perms
@@ -65,13 +66,24 @@ def withdraw(case_id: str, consent_id: str) -> ResponseReturnValue:
     form = WithdrawForm()
     if form.validate_on_submit():
         try:
-            services.withdraw_consent(current_user, case, consent_id, on=form.withdrawn_on.data)
+            withdrawn = services.withdraw_consent(current_user, case, consent_id, on=form.withdrawn_on.data)
         except FieldError as exc:
             db.session.rollback()
             flash(str(exc.message), "error")
         else:
             db.session.commit()
             flash(_("The withdrawal of consent is recorded."), "success")
+            if withdrawn:
+                flash(
+                    ngettext(
+                        "A referral waiting at another country's focal point on this consent was withdrawn "
+                        "with it. Record consent again to send it anew.",
+                        "%(num)d referrals waiting at other countries' focal points on this consent were "
+                        "withdrawn with it. Record consent again to send them anew.",
+                        withdrawn,
+                    ),
+                    "success",
+                )
     else:
         flash(_("Enter the date of withdrawal."), "error")
     return redirect(url_for("cases.detail", case_id=case.id))

@@ -515,6 +515,7 @@ def _side_of(guard: Any, actor: User | None, referral: Referral) -> Side:
 TRACKED_FIELDS = (
     "service_id",
     "recipient_agency_id",
+    "remote_service",
     "submitted_at",
     "approved_at",
     "routed_at",
@@ -567,6 +568,28 @@ def _prepare(referral: Referral, action: str, answer: Answer, now: datetime, lan
         referral.acknowledged_at = referral.acknowledged_at or now
         referral.accepted_at = now
     return {}
+
+
+def withdraw_where_consent_lapsed(actor: User, case: Case) -> list[Referral]:
+    """A consent withdrawn: each referral of the case that waits on it at a peer
+    installation's focal point is withdrawn, by the one who records the withdrawal (the
+    withdrawal travels). Its routing to a service happens there, where this consent cannot
+    be checked; inside one installation the routing re-checks it instead."""
+    if covering_consent(case, None, cross_border=True) is not None:
+        return []
+    waiting = list(
+        db.session.execute(
+            select(Referral).where(
+                Referral.case_id == case.id,
+                Referral.peer_side == PEER_RECEIVING,
+                Referral.status == ReferralStatus.FOCAL_POINT_ROUTING,
+                Referral.legal_basis == LegalBasis.CONSENT,
+            )
+        ).scalars()
+    )
+    for referral in waiting:
+        transition(actor, referral, "withdraw", version=referral.version)
+    return waiting
 
 
 # Actions that pass the shared data on to someone new (or again): the legal basis must

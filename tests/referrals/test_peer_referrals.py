@@ -234,3 +234,40 @@ def test_a_referral_from_the_peer_waits_at_our_focal_point(romania, people) -> N
     with pytest.raises(NotApplicable) as refused, db.session.begin_nested():
         federated.receive_referral(peer, _body(), utcnow())
     assert refused.value.code == "not_applicable"
+
+
+def test_consent_withdrawn_withdraws_the_referral_waiting_at_the_peer(romania, people) -> None:
+    """Its routing happens on the peer, where this consent cannot be checked: the withdrawal
+    of consent withdraws it, and the withdrawal travels; shown on the case page."""
+    from app.privacy.models import Consent
+
+    referral = services.create(people["officer"], people["case"], request())
+    db.session.commit()
+    services.transition(people["focal"], referral, "approve", version=referral.version)
+    db.session.commit()
+    consent = db.session.execute(select(Consent)).scalar_one()
+    client = romania.test_client()
+    sign_in_directly(client, people["officer"])
+    case_id = people["case"].id
+    answer = client.post(
+        f"/cases/{case_id}/consent/{consent.id}/withdraw",
+        data={"withdrawn_on": utcnow().date().isoformat()},
+        follow_redirects=True,
+    )
+    assert "was withdrawn with it" in answer.get_data(as_text=True)
+    assert db.session.get(Referral, referral.id).status == S.WITHDRAWN
+    kinds = sorted((row.kind, json.loads(row.package)["body"].get("action")) for row in outbox())
+    assert kinds == [("receipt", "withdraw"), ("referral", None)]
+
+
+def test_a_consent_withdrawn_while_another_covers_changes_nothing(romania, people) -> None:
+    from app.privacy import services as privacy
+    from app.privacy.models import Consent
+
+    referral = services.create(people["officer"], people["case"], request())
+    db.session.commit()
+    services.transition(people["focal"], referral, "approve", version=referral.version)
+    first = db.session.execute(select(Consent)).scalars().first()
+    make_consent(people["case"], people["officer"], [], cross_border=True)
+    assert privacy.withdraw_consent(people["officer"], people["case"], first.id, on=utcnow().date()) == 0
+    assert referral.status == S.FOCAL_POINT_ROUTING
