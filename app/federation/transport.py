@@ -181,55 +181,61 @@ def deliver_now() -> None:
 
 
 def deliver_due(now: datetime) -> DeliveryCounts:
-    """Try each package that is due, in the order they were queued for each peer (a receipt
-    must not overtake the referral it is about); each attempt is committed on its own. A
-    peer whose oldest waiting package is not due yet, or fails, is not tried again in the
-    same run: one peer that is down costs one timeout per run, not one per package, its
-    packages keep their order, and the other peers are not held up."""
+    """Try what is due, peer by peer, each peer's packages in the order they were queued (a
+    receipt must not overtake the referral it is about); each attempt is committed on its
+    own. A peer's run stops at its first package that is not due yet or fails: one peer that
+    is down costs one timeout per run, not one per package, its packages keep their order,
+    and the other peers are not held up, however many packages wait for it."""
     counts = DeliveryCounts()
-    waiting = list(
-        db.session.execute(
-            select(FederationOutbox.id, FederationOutbox.peer_id, FederationOutbox.next_attempt_at)
-            .where(FederationOutbox.delivered_at.is_(None), FederationOutbox.refused_at.is_(None))
-            .order_by(FederationOutbox.created_at, FederationOutbox.id)
-            .limit(BATCH)
-        ).all()
-    )
-    db.session.commit()
-    held: set[int] = set()
-    for outbox_id, peer_id, next_attempt_at in waiting:
-        if peer_id in held:
-            continue
-        if next_attempt_at > now:
-            held.add(peer_id)
-            continue
-        # The row lock (PostgreSQL) is held during the attempt: two workers never send the
-        # same package at once. On SQLite the receiver's once-per-id keeps it harmless.
-        row = db.session.execute(
-            select(FederationOutbox)
-            .options(joinedload(FederationOutbox.peer, innerjoin=True))
-            .where(FederationOutbox.id == outbox_id, FederationOutbox.delivered_at.is_(None))
-            .with_for_update(skip_locked=True, of=FederationOutbox)
-        ).scalar_one_or_none()
-        if row is None or row.refused_at is not None or row.next_attempt_at > now:
-            db.session.rollback()  # delivered or taken by another worker meanwhile
-            held.add(peer_id)
-            continue
-        try:
-            outcome = _attempt(row, now)
-        except Exception as exc:  # a bug or an odd answer must not stop the other deliveries
-            db.session.rollback()
-            log.error("federation: delivery attempt failed: %s", type(exc).__name__)
-            row = db.session.get(FederationOutbox, outbox_id)
-            if row is None:
-                continue
-            row.attempts += 1
-            outcome = _retry(row, now, "error")
-        if outcome == "retrying":
-            held.add(peer_id)
-        setattr(counts, outcome, getattr(counts, outcome) + 1)
+    waiting = (FederationOutbox.delivered_at.is_(None), FederationOutbox.refused_at.is_(None))
+    peer_ids = list(db.session.execute(select(FederationOutbox.peer_id).where(*waiting).distinct()).scalars())
+    for peer_id in sorted(peer_ids):
+        queued = list(
+            db.session.execute(
+                select(FederationOutbox.id, FederationOutbox.next_attempt_at)
+                .where(*waiting, FederationOutbox.peer_id == peer_id)
+                .order_by(FederationOutbox.created_at, FederationOutbox.id)
+                .limit(BATCH)
+            ).all()
+        )
         db.session.commit()
+        for outbox_id, next_attempt_at in queued:
+            if next_attempt_at > now:
+                break
+            outcome = _attempt_one(outbox_id, now)
+            if outcome is None:
+                break  # taken by another worker meanwhile: it goes on with this peer
+            setattr(counts, outcome, getattr(counts, outcome) + 1)
+            if outcome == "retrying":
+                break
     return counts
+
+
+def _attempt_one(outbox_id: str, now: datetime) -> str | None:
+    """One attempt, committed; None when the package was delivered or taken meanwhile."""
+    # The row lock (PostgreSQL) is held during the attempt: two workers never send the
+    # same package at once. On SQLite the receiver's once-per-id keeps it harmless.
+    row = db.session.execute(
+        select(FederationOutbox)
+        .options(joinedload(FederationOutbox.peer, innerjoin=True))
+        .where(FederationOutbox.id == outbox_id, FederationOutbox.delivered_at.is_(None))
+        .with_for_update(skip_locked=True, of=FederationOutbox)
+    ).scalar_one_or_none()
+    if row is None or row.refused_at is not None or row.next_attempt_at > now:
+        db.session.rollback()
+        return None
+    try:
+        outcome = _attempt(row, now)
+    except Exception as exc:  # a bug or an odd answer must not stop the other deliveries
+        db.session.rollback()
+        log.error("federation: delivery attempt failed: %s", type(exc).__name__)
+        row = db.session.get(FederationOutbox, outbox_id)
+        if row is None:
+            return None
+        row.attempts += 1
+        outcome = _retry(row, now, "error")
+    db.session.commit()
+    return outcome
 
 
 def _post(url: str, token: str) -> tuple[int | None, dict[str, Any]]:

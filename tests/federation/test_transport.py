@@ -95,6 +95,42 @@ def test_a_peer_answering_garbage_is_retried_and_does_not_stop_the_others(federa
     listener.close()
 
 
+def test_a_peers_packages_go_in_order_and_its_backlog_holds_up_no_other_peer(
+    federated: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A later package never overtakes an earlier one of the same peer (a receipt must not
+    arrive before its referral), even once the earlier one waits longer for its back-off;
+    and a peer with more waiting packages than one run takes does not starve the others."""
+    a_peer(federated, "https://referral.ro.example", "RO")
+    a_peer(federated, "https://referral.de.example", "DE")
+    tried: list[str] = []
+
+    def down(url: str, token: str) -> tuple[int | None, dict]:
+        tried.append(url)
+        return None, {}
+
+    monkeypatch.setattr(transport, "_post", down)
+    monkeypatch.setattr(transport, "BATCH", 2)
+    start = utcnow()
+    with federated.app_context():
+        ro = trust.peer_by_url("https://referral.ro.example")
+        de = trust.peer_by_url("https://referral.de.example")
+        older = transport.enqueue(ro, "request", {"n": 1}, now=start).id
+        queued = [transport.enqueue(ro, "request", {"n": n}, now=start + timedelta(seconds=n)).id for n in (2, 3)]
+        transport.enqueue(de, "request", {"n": 4}, now=start + timedelta(seconds=4))
+        db.session.commit()
+        first = transport.deliver_due(start + timedelta(seconds=5))
+        assert first.retrying == 2 and sorted(tried) == [
+            "https://referral.de.example/federation/inbox",
+            "https://referral.ro.example/federation/inbox",
+        ]
+        # 40 s on: the oldest is due again and fails again; the later ones, due since they
+        # were queued, still wait behind it.
+        transport.deliver_due(start + timedelta(seconds=40))
+        assert db.session.get(FederationOutbox, older).attempts == 2
+        assert [db.session.get(FederationOutbox, i).attempts for i in queued] == [0, 0]
+
+
 def test_a_reused_package_id_of_another_peer_gets_no_receipt(federated: Flask) -> None:
     ro = Party("https://referral.ro.example", "RO")
     de = Party("https://referral.de.example", "DE")
