@@ -110,18 +110,27 @@ class NoEncryptionKey(RuntimeError):
     """The peer has no valid encryption key in the trust list: nothing can be sealed for it."""
 
 
+class PackageTooLarge(ValueError):
+    """Sealed, the package would be larger than a receiver accepts (``MAX_PACKAGE_BYTES``)."""
+
+
 # -- sending ----------------------------------------------------------------------------
 
 
 def enqueue(peer: FederationPeer, kind: str, body: dict[str, Any], *, now: datetime) -> FederationOutbox:
     """Queue a package for ``peer`` in the caller's transaction; the delivery job runs once
     that transaction commits. Refused when the peer cannot be sealed for (inactive, or no
-    valid encryption key in the trust list)."""
-    if trust.encryption_key(peer) is None or not peer.active:
+    valid encryption key in the trust list: ``NoEncryptionKey``) or the package would be too
+    large for it (``PackageTooLarge``)."""
+    recipient_key = trust.encryption_key(peer)
+    if recipient_key is None or not peer.active:
         raise NoEncryptionKey(peer.base_url)
     package = new_package(
         kind, body, sender=identity.us(), recipient=Party(peer.base_url, peer.country), now=now.replace(tzinfo=UTC)
     )
+    # Sealed once now to be sure it fits: the peer would refuse it as oversized, for good.
+    if len(seal(package, signing_key=identity.signing_key(), recipient_key=recipient_key)) > MAX_PACKAGE_BYTES:
+        raise PackageTooLarge(kind)
     row = FederationOutbox(
         id=package["id"], peer_id=peer.id, kind=kind, created_at=now, attempts=0, next_attempt_at=now
     )

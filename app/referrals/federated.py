@@ -100,6 +100,13 @@ def _enqueue(referral: Referral, kind: str, body: dict[str, Any], now: datetime)
         transport.enqueue(peer, kind, body, now=now)
     except transport.NoEncryptionKey:
         raise PeerUnavailable() from None
+    except transport.PackageTooLarge:
+        raise Conflict(
+            _l(
+                "The referral is too large to travel to the other country's installation: it must share fewer "
+                "parts (the notes, say). Withdraw it and make it again with fewer parts."
+            )
+        ) from None
 
 
 def send_referral(referral: Referral, now: datetime) -> None:

@@ -271,3 +271,83 @@ def test_a_consent_withdrawn_while_another_covers_changes_nothing(romania, peopl
     make_consent(people["case"], people["officer"], [], cross_border=True)
     assert privacy.withdraw_consent(people["officer"], people["case"], first.id, on=utcnow().date()) == 0
     assert referral.status == S.FOCAL_POINT_ROUTING
+
+
+def test_the_assessment_travels_as_codes_with_every_translation_of_its_indicators(romania, people) -> None:
+    """The receiving side may not hold the catalogue version: the indicators' names travel
+    in each language the catalogue has, and its reader sees them in theirs."""
+    from datetime import datetime
+
+    from app.cases.vocabulary import DocumentType, EncounterContext, RiskLevel
+    from app.identification import records
+    from app.identification.catalogue import bundled_catalogue
+    from app.identification.vocabulary import ExploitationForm
+    from app.referrals.sharing import from_snapshot, snapshot
+
+    officer = people["officer"]
+    indicator = "adult_labour.deceived_nature_of_job"
+    data = records.IdentificationData(
+        encounter_at=utcnow() - timedelta(days=1),
+        encounter_country="RO",
+        place="Iasi",
+        context=EncounterContext.LABOUR_INSPECTION,
+        interpreter_used=False,
+        given_names="Ilinca",
+        family_name="Munteanu",
+        aliases="",
+        date_of_birth=datetime(1995, 3, 2).date(),
+        estimated_age=None,
+        age_estimation=None,
+        may_be_child=False,
+        gender=None,
+        citizenships=["RO"],
+        languages=["ro"],
+        document_type=DocumentType.NONE,
+        document_number="",
+        contact_details="",
+        forms=[ExploitationForm.FORCED_LABOUR],
+        accommodation_tonight=True,
+        risk_level=RiskLevel.HIGH,
+        risk_note="Watched by the employer",
+        indicators={indicator: ""},
+    )
+    case = records.submit(officer, records.start_draft(officer), data).case
+    make_consent(case, officer, [], cross_border=True)
+    referral = services.create(
+        officer, case, request(shared_parts=[SharedPart.PROFILE, SharedPart.NEEDS, SharedPart.ASSESSMENT])
+    )
+    person = snapshot(referral, utcnow().date())
+    label = bundled_catalogue().indicators[indicator].label
+    assert person["assessment"]["indicators"] == {indicator: dict(label.values)}
+    assert person["forms"] == ["forced_labour"] and person["risk_level"] == "high"
+    assert "Munteanu" not in json.dumps(person)  # identity was not among the shared parts
+    copy = Referral(shared_snapshot=json.dumps(person))
+    shared = from_snapshot(copy)
+    assert shared.catalogue.indicators[indicator].label.in_language("bg") == label.values["bg"]
+    assert shared.assessment.level == referral_level(person)
+
+
+def referral_level(person: dict[str, Any]) -> Any:
+    from app.identification.assessment import Level
+
+    return Level(person["assessment"]["level"])
+
+
+def test_a_referral_too_large_to_travel_is_refused_at_approval(romania, people) -> None:
+    """The peer would refuse it as oversized, for good: the focal point is told at once."""
+    from app.cases.models import CaseNote, NoteVisibility
+
+    case, officer = people["case"], people["officer"]
+    for _ in range(150):
+        note = CaseNote(case_id=case.id, author_id=officer.id, visibility=NoteVisibility.SHAREABLE)
+        note.text = "Долго описание. " * 120
+        db.session.add(note)
+    db.session.commit()
+    referral = services.create(officer, case, request(shared_parts=[SharedPart.NEEDS, SharedPart.NOTES]))
+    db.session.commit()
+    with pytest.raises(Conflict) as refused:
+        services.transition(people["focal"], referral, "approve", version=referral.version)
+    assert "too large" in str(refused.value.message)
+    db.session.rollback()
+    assert db.session.get(Referral, referral.id).status == S.FOCAL_POINT_REVIEW
+    assert outbox() == []
