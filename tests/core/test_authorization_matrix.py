@@ -400,31 +400,59 @@ def test_public_list_is_short(app: Flask) -> None:
     )
 
 
+def _fresh_world(app: Flask, role: str, *, with_directory: bool) -> tuple[World, FlaskClient]:
+    """Empty tables, a new world, and a client signed in as the role (in an app context).
+    The world's rows stay readable after the context ends (detached, loaded)."""
+    from tests.conftest import empty_tables
+
+    empty_tables()
+    world = build_world(None if role == ANON else Role(role), with_directory=with_directory)
+    client = app.test_client()
+    if world.actor is not None:
+        sign_in_directly(client, world.actor)
+        world.sessions = {"own_agency": _session_of(world.actor)}
+        for scope in ("other_agency", "other_state"):  # an administrator's session there
+            sign_in_directly(app.test_client(), world.admins[scope])
+            world.sessions[scope] = _session_of(world.admins[scope])
+    for row in (*world.agencies.values(), *world.admins.values()):
+        db.session.refresh(row)
+        db.session.expunge(row)
+    return world, client
+
+
+def _session_of(user: User) -> int:
+    return db.session.execute(select(UserSession.id).where(UserSession.user_id == user.id)).scalar_one()
+
+
+def _reads(endpoint: str, method: str) -> bool:
+    """A page that changes nothing deciding access (reads; not the sign-in flows): one world
+    serves all of them; anything else gets a world of its own."""
+    return method == "GET" and not endpoint.startswith("accounts.")
+
+
+def _with_directory(endpoint: str) -> bool:
+    return endpoint.split(".", maxsplit=1)[0] in ("referrals", "directory")
+
+
+def _order(item: tuple[str, tuple[str, Callable[[World, str], str], Expect]]) -> tuple[bool, bool, str]:
+    """The reads first, grouped by the world they need, so that each group builds one."""
+    endpoint, (method, _url, _expect) = item
+    return (not _reads(endpoint, method), _with_directory(endpoint), endpoint)
+
+
 @pytest.mark.parametrize("role", [ANON, *[r.value for r in ROLES]])
 def test_authorization_matrix(app: Flask, role: str) -> None:
     failures = []
-    for endpoint, (method, url_for_scope, expect) in sorted(EXPECTED.items()):
+    shared: tuple[bool, World, FlaskClient] | None = None  # the reads' world, while it stands
+    for endpoint, (method, url_for_scope, expect) in sorted(EXPECTED.items(), key=_order):
+        with_directory, reads = _with_directory(endpoint), _reads(endpoint, method)
         for scope in SCOPES:
             with app.app_context():
-                from tests.conftest import empty_tables
-
-                empty_tables()
-                world = build_world(
-                    None if role == ANON else Role(role),
-                    with_directory=endpoint.split(".")[0] in ("referrals", "directory"),
-                )
-                client = app.test_client()
-                if world.actor is not None:
-                    sign_in_directly(client, world.actor)
-                    own = db.session.execute(
-                        select(UserSession.id).where(UserSession.user_id == world.actor.id)
-                    ).scalar_one()
-                    stranger = world.admins[scope]
-                    sign_in_directly(app.test_client(), stranger)
-                    theirs = db.session.execute(
-                        select(UserSession.id).where(UserSession.user_id == stranger.id)
-                    ).scalar_one()
-                    world.sessions = {"own_agency": own, "other_agency": theirs, "other_state": theirs}
+                if reads and shared is not None and shared[0] == with_directory:
+                    _, world, client = shared
+                else:
+                    world, client = _fresh_world(app, role, with_directory=with_directory)
+                    shared = (with_directory, world, client) if reads else None
                 url = url_for_scope(world, scope)
             response = client.open(url, method=method)
             expected = expect(role, scope)
