@@ -292,14 +292,96 @@ def receive_referral(peer: FederationPeer, body: dict[str, Any], now: datetime) 
         raise NotApplicable("not_applicable") from None
 
 
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= MAX_TEXT
+
+
+def _is_strings(value: Any) -> bool:
+    return isinstance(value, list) and all(_is_str(v) and len(v) <= 40 for v in value)
+
+
+def _is_optional_int(value: Any) -> bool:
+    return value is None or (isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 9999)
+
+
+def _is_note(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and set(value) == {"text", "language", "at"}
+        and _is_str(value["text"])
+        and (
+            value["language"] is None
+            or (isinstance(value["language"], str) and bool(_LANGUAGE.match(value["language"])))
+        )
+        and isinstance(value["at"], str)
+    )
+
+
+def _is_labels(value: Any) -> bool:
+    """An indicator's name in each language the catalogue has; English always."""
+    return isinstance(value, dict) and "en" in value and all(_is_str(v) for v in value.values())
+
+
+def _is_assessment(value: Any) -> bool:
+    return value is None or (
+        isinstance(value, dict)
+        and set(value) == {"catalogue", "level", "indicators"}
+        and _is_str(value["catalogue"])
+        and isinstance(value["indicators"], dict)
+        and all(_is_str(k) and _is_labels(v) for k, v in value["indicators"].items())
+    )
+
+
+# Each member of ``person`` and what it must be (codes are checked by reading it back).
+PERSON_MEMBERS: dict[str, Callable[[Any], bool]] = {
+    "reference": _is_str,
+    "presumed_child": lambda v: isinstance(v, bool),
+    "risk_level": _is_str,
+    "risk_note": _is_str,
+    "parts": _is_strings,
+    "pseudonymised": lambda v: isinstance(v, bool),
+    "gender": lambda v: v is None or _is_str(v),
+    "age": _is_optional_int,
+    "birth_year": _is_optional_int,
+    "languages": _is_strings,
+    "citizenships": _is_strings,
+    "needs": lambda v: isinstance(v, dict) and all(isinstance(x, bool | str) or x is None for x in v.values()),
+    "contact_details": _is_str,
+    "document_type": lambda v: v is None or _is_str(v),
+    "document_number": _is_str,
+    "forms": _is_strings,
+    "notes": lambda v: isinstance(v, list) and all(_is_note(n) for n in v),
+    "assessment": _is_assessment,
+    **dict.fromkeys(IDENTITY_FIELDS, _is_str),
+}
+
+
 def _check_snapshot(person: dict[str, Any]) -> None:
-    """What the receiving side will render: the shape it needs (codes checked on reading)."""
+    """What the receiving side will render: each member of the shape it needs (codes and
+    times checked by reading it back); what was not shared may be left out, nothing else
+    may be added."""
+    if not set(person) <= set(PERSON_MEMBERS):
+        raise _invalid()
+    if not all(PERSON_MEMBERS[name](value) for name, value in person.items()):
+        raise _invalid()
     try:
         shared = shared_from(person, released=False)
     except (ValueError, TypeError, KeyError, AttributeError):
         raise _invalid() from None
     if shared.pseudonymised and any(getattr(shared, name) for name in IDENTITY_FIELDS):
         raise _invalid()  # a pseudonymised referral carries no name
+
+
+# What each receipt carries besides ``referral``, ``action`` and ``at``.
+RECEIPT_MEMBERS: dict[str, tuple[str, ...]] = {
+    "route": ("due_at", "service"),
+    "reopen": ("due_at",),
+    "decline": ("reason", "note"),
+    "complete": ("outcome", "services_delivered"),
+    "identity_requested": ("reason",),
+    "identity_released": ("identity",),
+    **dict.fromkeys(("acknowledge", "accept", "start", "expire", "withdraw", "identity_refused"), ()),
+}
 
 
 @transport.handles("receipt")
@@ -309,6 +391,8 @@ def apply_update(peer: FederationPeer, body: dict[str, Any], now: datetime) -> N
 
     referral_id, action = body.get("referral"), body.get("action")
     if not isinstance(referral_id, str) or not isinstance(action, str):
+        raise _invalid()
+    if action in RECEIPT_MEMBERS and set(body) != {"referral", "action", "at", *RECEIPT_MEMBERS[action]}:
         raise _invalid()
     referral = db.session.get(Referral, referral_id)
     if referral is None or referral.peer_id != peer.id:

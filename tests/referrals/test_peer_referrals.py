@@ -198,6 +198,7 @@ def _body(**changes: Any) -> dict[str, Any]:
         {"shared_parts": ["everything"]},
         {"person": {"reference": "BG-1", "risk_level": "extreme"}},
         {"person": {"reference": "BG-1", "pseudonymised": True, "family_name": "Ivanova"}},  # a name must not travel
+        {"person": {"reference": "BG-1", "address": "Sofia"}},  # nothing but the shared parts
         {"extra": 1},
     ],
 )
@@ -351,3 +352,25 @@ def test_a_referral_too_large_to_travel_is_refused_at_approval(romania, people) 
     db.session.rollback()
     assert db.session.get(Referral, referral.id).status == S.FOCAL_POINT_REVIEW
     assert outbox() == []
+
+
+@pytest.mark.parametrize(
+    "receipt",
+    [
+        {"action": "accept", "at": "2026-11-29T12:00:00Z", "note": "extra"},  # nothing else travels
+        {"action": "route", "at": "2026-11-29T12:00:00Z", "due_at": "tomorrow", "service": "Safe house"},
+        {"action": "route", "at": "2026-11-29T12:00:00Z", "due_at": "2026-11-30T12:00:00Z"},
+        {"action": "decline", "at": "2026-11-29T12:00:00Z", "reason": "too_busy", "note": None},
+        {"action": "decline", "at": "2026-11-29T12:00:00", "reason": "no_capacity", "note": None},
+        {"action": "complete", "at": "2026-11-29T12:00:00Z", "outcome": "got_help", "services_delivered": "Bed"},
+    ],
+)
+def test_a_receipt_with_wrong_content_is_refused_and_changes_nothing(romania, people, receipt) -> None:
+    referral = services.create(people["officer"], people["case"], request())
+    services.transition(people["focal"], referral, "approve", version=referral.version)
+    db.session.commit()
+    peer = db.session.execute(select(FederationPeer)).scalar_one()
+    with pytest.raises(NotApplicable) as refused, db.session.begin_nested():
+        federated.apply_update(peer, {"referral": referral.id, **receipt}, utcnow())
+    assert refused.value.code == "invalid_body"
+    assert db.session.get(Referral, referral.id).status == S.FOCAL_POINT_ROUTING
