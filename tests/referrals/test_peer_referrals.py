@@ -374,3 +374,12 @@ def test_a_receipt_with_wrong_content_is_refused_and_changes_nothing(romania, pe
         federated.apply_update(peer, {"referral": referral.id, **receipt}, utcnow())
     assert refused.value.code == "invalid_body"
     assert db.session.get(Referral, referral.id).status == S.FOCAL_POINT_ROUTING
+
+
+def test_a_focal_point_sends_one_straight_to_the_peer(romania, people) -> None:
+    """The focal point that refers a person itself forwards the referral at once."""
+    referral = services.create(people["focal"], people["case"], request())
+    db.session.commit()
+    assert referral.status == S.FOCAL_POINT_ROUTING and referral.approved_at is not None
+    (row,) = outbox()
+    assert row.kind == "referral" and json.loads(row.package)["body"]["referral"] == referral.id
