@@ -77,8 +77,19 @@ class OpenedPackage:
     signing_kid: str
 
 
-def _timestamp(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+TIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"  # UTC, seconds: every time a package or receipt carries
+
+
+def timestamp(moment: datetime) -> str:
+    """A time as packages carry it; a naive one is UTC (as the database stores it)."""
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime(TIME_FORMAT)
+
+
+def parse_timestamp(value: str) -> datetime:
+    """A time as packages carry it, naive UTC as stored; ValueError or TypeError otherwise."""
+    return datetime.strptime(value, TIME_FORMAT)  # noqa: DTZ007 - the format's Z is UTC; stored naive
 
 
 def _b64json(segment: str) -> dict[str, Any]:
@@ -101,7 +112,7 @@ def new_package(
         "schema": SCHEMA,
         "id": str(uuid.uuid4()),
         "kind": kind,
-        "issued_at": _timestamp(now),
+        "issued_at": timestamp(now),
         "sender": sender.as_json(),
         "recipient": recipient.as_json(),
         "body": dict(body),
@@ -214,7 +225,7 @@ def _checked(
     issued = package["issued_at"]
     if not isinstance(issued, str) or not _TIME.match(issued):
         raise PackageRefused("malformed")
-    issued_at = datetime.strptime(issued, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    issued_at = parse_timestamp(issued).replace(tzinfo=UTC)
     return (
         package_id,
         package["kind"],

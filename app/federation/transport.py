@@ -49,6 +49,7 @@ from app.federation.envelope import (
     new_package,
     open_package,
     seal,
+    timestamp,
 )
 from app.federation.models import FederationInbox, FederationKey, FederationOutbox, FederationPeer, KeyUse
 
@@ -150,7 +151,7 @@ def _sealed(row: FederationOutbox, now: datetime) -> str | None:
     if recipient_key is None:
         return None
     package = json.loads(row.package)
-    package["issued_at"] = now.strftime("%Y-%m-%dT%H:%M:%SZ")
+    package["issued_at"] = timestamp(now)
     return seal(package, signing_key=identity.signing_key(), recipient_key=recipient_key)
 
 
@@ -341,10 +342,6 @@ def undelivered(limit: int = 50) -> list[FederationOutbox]:
 # -- receipts ---------------------------------------------------------------------------
 
 
-def _timestamp(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def delivery_receipt(package_id: str, received_at: datetime) -> str:
     """A compact JWS by this installation: "package ``package_id`` was accepted at ..."."""
     key = identity.signing_key()
@@ -352,7 +349,7 @@ def delivery_receipt(package_id: str, received_at: datetime) -> str:
         {
             "typ": "delivery-receipt",
             "package": package_id,
-            "received_at": _timestamp(received_at),
+            "received_at": timestamp(received_at),
             "by": identity.us().installation,
         }
     )

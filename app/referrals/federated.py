@@ -28,11 +28,12 @@ from app.core.errors import Conflict, PermissionDenied
 from app.directory.vocabulary import ServiceType
 from app.extensions import db
 from app.federation import identity, transport
+from app.federation.envelope import parse_timestamp, timestamp
 from app.federation.models import FederationPeer
 from app.federation.transport import NotApplicable
 from app.referrals.models import Referral
 from app.referrals.policies import PEER_RECEIVING, PEER_SENDING
-from app.referrals.sharing import IDENTITY_FIELDS, identity_of, parse_time, shared_from, snapshot
+from app.referrals.sharing import IDENTITY_FIELDS, identity_of, shared_from, snapshot
 from app.referrals.vocabulary import DeclineReason, LegalBasis, Outcome, ReferralStatus, SharedPart, Urgency
 
 # Status changes made on the receiving side that travel back to the sender, and those made
@@ -44,7 +45,6 @@ IDENTITY_ACTIONS = ("identity_requested", "identity_released", "identity_refused
 MAX_TEXT = 2000
 _UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 _LANGUAGE = re.compile(r"^[a-z]{2,3}(-[A-Za-z0-9]{1,8})?$")
-_TIME = "%Y-%m-%dT%H:%M:%SZ"
 
 
 class PeerUnavailable(Conflict):
@@ -83,7 +83,7 @@ def peer_countries() -> list[str]:
 
 
 def _time(moment: datetime | None) -> str | None:
-    return moment.strftime(_TIME) if moment is not None else None
+    return timestamp(moment) if moment is not None else None
 
 
 def _written(text: str | None, language: str | None) -> dict[str, Any] | None:
@@ -212,7 +212,7 @@ def _choice(value: Any, vocabulary: Callable[[str], Any]) -> Any:
 
 def _parsed_time(value: Any) -> datetime:
     try:
-        return parse_time(value)
+        return parse_timestamp(value)
     except (ValueError, TypeError, AttributeError):
         raise _invalid() from None
 

@@ -951,19 +951,8 @@ def request_identity(actor: User, referral: Referral, reason: str, *, version: i
     if len(text) > MAX_TEXT:
         raise FieldError("reason", _l("Use at most 2000 characters."))
     side = Side.RECEIVING_FOCAL_POINT if is_receiving_focal_point(actor, referral) else Side.RECIPIENT
-    before = _identity_fields(referral)
     now = utcnow()
-    referral.identity_requested_at = now
-    referral.identity_request = text
-    referral.identity_request_language = actor.preferred_language
-    referral.identity_decision = None
-    referral.identity_decided_at = None
-    _identity_event(actor, referral, "identity_requested", side, before=before, now=now)
-    notify(
-        _sender(referral) + _focal_point_staff(referral.origin_state_code),
-        "referral.identity_requested",
-        referral=referral,
-    )
+    _ask_for_identity(actor, referral, text, actor.preferred_language, side, now=now)
     if referral.peer_side == PEER_SENDING:
         federated.send_update(referral, "identity_requested", now)
 
@@ -990,32 +979,41 @@ def decide_identity(actor: User, referral: Referral, *, release: bool, version: 
     if not identity_pending(referral):
         raise Conflict(_l("No request for identification details is waiting. Reload the page."))
     side = Side.SENDING_FOCAL_POINT if is_sending_focal_point(actor, referral) else Side.SENDER
-    before = _identity_fields(referral)
     now = utcnow()
-    referral.identity_decision = IdentityDecision.RELEASED if release else IdentityDecision.REFUSED
-    referral.identity_decided_at = now
-    action = "identity_released" if release else "identity_refused"
-    _identity_event(actor, referral, action, side, before=before, now=now)
+    action = _answer_identity(actor, referral, release=release, side=side, now=now)
     if referral.peer_side == PEER_RECEIVING:
         federated.send_update(referral, action, now)
-        return
-    told = _focal_point_staff(referral.member_state_code)
-    if referral.routed_at is not None:
-        told += _recipient_staff(referral)
-    notify(told, f"referral.{action}", referral=referral)
 
 
 def identity_requested_by_peer(referral: Referral, reason: str, language: str | None, *, now: datetime) -> None:
     """The peer's receiving side asks for the identification details (from its receipt)."""
     if not identity_requestable(referral):
         raise Conflict()
+    _ask_for_identity(None, referral, reason, language, Side.RECEIVING_FOCAL_POINT, now=now)
+
+
+def identity_decided_by_peer(referral: Referral, details: dict[str, str] | None, *, now: datetime) -> None:
+    """The peer's sending side releases the identification details (``details``) or not."""
+    if not identity_pending(referral):
+        raise Conflict()
+    if details is not None:
+        referral.shared_snapshot = json.dumps(
+            {**json.loads(referral.shared_snapshot or "{}"), **details}, sort_keys=True
+        )
+    _answer_identity(None, referral, release=details is not None, side=Side.SENDING_FOCAL_POINT, now=now)
+
+
+def _ask_for_identity(
+    actor: User | None, referral: Referral, reason: str, language: str | None, side: Side, *, now: datetime
+) -> None:
+    """Record the request (made here, or on the peer: ``actor`` None); the sending side is told."""
     before = _identity_fields(referral)
     referral.identity_requested_at = now
     referral.identity_request = reason
     referral.identity_request_language = language
     referral.identity_decision = None
     referral.identity_decided_at = None
-    _identity_event(None, referral, "identity_requested", Side.RECEIVING_FOCAL_POINT, before=before, now=now)
+    _identity_event(actor, referral, "identity_requested", side, before=before, now=now)
     notify(
         _sender(referral) + _focal_point_staff(referral.origin_state_code),
         "referral.identity_requested",
@@ -1023,23 +1021,20 @@ def identity_requested_by_peer(referral: Referral, reason: str, language: str | 
     )
 
 
-def identity_decided_by_peer(referral: Referral, details: dict[str, str] | None, *, now: datetime) -> None:
-    """The peer's sending side releases the identification details (``details``) or not."""
-    if not identity_pending(referral):
-        raise Conflict()
+def _answer_identity(actor: User | None, referral: Referral, *, release: bool, side: Side, now: datetime) -> str:
+    """Record the answer (made here, or on the peer: ``actor`` None); the receiving side
+    here is told (none when a peer routes the referral). Returns the history's action."""
     before = _identity_fields(referral)
-    referral.identity_decision = IdentityDecision.RELEASED if details is not None else IdentityDecision.REFUSED
+    referral.identity_decision = IdentityDecision.RELEASED if release else IdentityDecision.REFUSED
     referral.identity_decided_at = now
-    if details is not None:
-        referral.shared_snapshot = json.dumps(
-            {**json.loads(referral.shared_snapshot or "{}"), **details}, sort_keys=True
-        )
-    action = "identity_released" if details is not None else "identity_refused"
-    _identity_event(None, referral, action, Side.SENDING_FOCAL_POINT, before=before, now=now)
-    told = _focal_point_staff(referral.member_state_code)
-    if referral.routed_at is not None:
-        told += _recipient_staff(referral)
-    notify(told, f"referral.{action}", referral=referral)
+    action = "identity_released" if release else "identity_refused"
+    _identity_event(actor, referral, action, side, before=before, now=now)
+    if referral.peer_side != PEER_RECEIVING:
+        told = _focal_point_staff(referral.member_state_code)
+        if referral.routed_at is not None:
+            told += _recipient_staff(referral)
+        notify(told, f"referral.{action}", referral=referral)
+    return action
 
 
 def _identity_fields(referral: Referral) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -22,6 +22,7 @@ from app.cases.models import CaseNote, NoteVisibility
 from app.cases.services import content_of
 from app.cases.vocabulary import DocumentType, Gender, RiskLevel
 from app.extensions import db
+from app.federation.envelope import parse_timestamp, timestamp
 from app.identification.assessment import Assessment, Level, assess
 from app.identification.catalogue import Catalogue, Text
 from app.identification.models import IdentificationRecord
@@ -199,10 +200,7 @@ def snapshot(referral: Referral, today: date) -> dict[str, Any]:
         "document_type": shared.document_type.value if shared.document_type else None,
         "document_number": shared.document_number,
         "forms": shared.forms,
-        "notes": [
-            {"text": n.text, "language": n.language, "at": n.created_at.strftime("%Y-%m-%dT%H:%M:%SZ")}
-            for n in shared.notes
-        ],
+        "notes": [{"text": n.text, "language": n.language, "at": timestamp(n.created_at)} for n in shared.notes],
         **{name: getattr(shared, name) for name in IDENTITY_FIELDS},
     }
     if shared.assessment is not None and shared.catalogue is not None:
@@ -272,7 +270,7 @@ def shared_from(data: dict[str, Any], *, released: bool) -> SharedCase:
         document_type=DocumentType(data["document_type"]) if data.get("document_type") else None,
         document_number=data.get("document_number", ""),
         forms=list(data.get("forms", [])),
-        notes=[_Note(n["text"], n.get("language"), parse_time(n["at"])) for n in data.get("notes", [])],
+        notes=[_Note(n["text"], n.get("language"), parse_timestamp(n["at"])) for n in data.get("notes", [])],
         **{name: data.get(name, "") for name in IDENTITY_FIELDS},
     )
     assessment = data.get("assessment")
@@ -289,10 +287,3 @@ class _Note:
     text: str
     language: str | None
     created_at: datetime
-
-
-def parse_time(value: str) -> datetime:
-    """A time as packages carry it (``YYYY-MM-DDTHH:MM:SSZ``), naive UTC as stored."""
-    if not value.endswith("Z"):
-        raise ValueError(value)
-    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%S%z").astimezone(UTC).replace(tzinfo=None)

@@ -17,6 +17,7 @@ from joserfc.jwk import OKPKey
 from sqlalchemy import func, select
 
 from app.accounts.roles import AgencyKind, Role
+from app.accounts.services import FieldError
 from app.core.db import utcnow
 from app.core.errors import Conflict
 from app.directory.vocabulary import ServiceType
@@ -82,6 +83,27 @@ def outbox() -> list[FederationOutbox]:
     return list(db.session.execute(select(FederationOutbox)).scalars())
 
 
+def approval_refused(people: dict[str, Any], referral: Referral, message: str) -> None:
+    """The focal point's approval is refused with ``message``; nothing changed, nothing queued."""
+    with pytest.raises(Conflict) as refused:
+        services.transition(people["focal"], referral, "approve", version=referral.version)
+    assert message in str(refused.value.message)
+    db.session.rollback()
+    assert db.session.get(Referral, referral.id).status == S.FOCAL_POINT_REVIEW
+    assert outbox() == []
+
+
+def test_nothing_goes_abroad_without_consent_to_the_transfer(romania, people) -> None:
+    officer = people["officer"]
+    case = make_case(officer.agency)
+    make_consent(case, officer, [], cross_border=False)
+    with pytest.raises(FieldError) as refused:
+        services.create(officer, case, request())
+    assert refused.value.field == "legal_basis"
+    db.session.rollback()
+    assert db.session.execute(select(func.count()).select_from(Referral)).scalar_one() == 0
+
+
 def test_the_form_offers_the_peer_country_and_asks_for_the_kind_of_service(romania, people) -> None:
     client = romania.test_client()
     sign_in_directly(client, people["officer"])
@@ -140,12 +162,7 @@ def test_a_suspended_peer_is_a_clear_refusal_and_nothing_changes(romania, people
     peer = db.session.execute(select(FederationPeer)).scalar_one()
     trust.set_peer_active(None, peer, active=False)
     db.session.commit()
-    with pytest.raises(Conflict) as refused:
-        services.transition(people["focal"], referral, "approve", version=referral.version)
-    assert "cannot be reached" in str(refused.value.message)
-    db.session.rollback()
-    assert db.session.get(Referral, referral.id).status == S.FOCAL_POINT_REVIEW
-    assert outbox() == []
+    approval_refused(people, referral, "cannot be reached")
     # And no new referral is offered to it.
     assert "BG" not in services.cross_border_countries(people["case"])
 
@@ -346,12 +363,7 @@ def test_a_referral_too_large_to_travel_is_refused_at_approval(romania, people) 
     db.session.commit()
     referral = services.create(officer, case, request(shared_parts=[SharedPart.NEEDS, SharedPart.NOTES]))
     db.session.commit()
-    with pytest.raises(Conflict) as refused:
-        services.transition(people["focal"], referral, "approve", version=referral.version)
-    assert "too large" in str(refused.value.message)
-    db.session.rollback()
-    assert db.session.get(Referral, referral.id).status == S.FOCAL_POINT_REVIEW
-    assert outbox() == []
+    approval_refused(people, referral, "too large")
 
 
 @pytest.mark.parametrize(
